@@ -1,0 +1,158 @@
+package ticketview
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// EventStatus is the sales status of an event.
+type EventStatus string
+
+const (
+	EventDraft     EventStatus = "draft"
+	EventOnSale    EventStatus = "on_sale"
+	EventSoldOut   EventStatus = "sold_out"
+	EventCancelled EventStatus = "cancelled"
+	EventPast      EventStatus = "past"
+)
+
+// DefaultBuyerLimit is the number of seats one buyer may hold and buy per event.
+const DefaultBuyerLimit = 6
+
+// Event is something people buy tickets for.
+type Event struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	StartsAt    time.Time       `json:"starts_at"`
+	Location    string          `json:"location"`
+	VenueID     string          `json:"venue_id"`
+	Currency    string          `json:"currency"`
+	Categories  []PriceCategory `json:"categories"`
+	BuyerLimit  int             `json:"buyer_limit"` // seats held + bought per buyer; 0 means DefaultBuyerLimit
+	Status      EventStatus     `json:"status"`
+	CreatedAt   time.Time       `json:"created_at"`
+}
+
+// PriceCategory is a class of tickets (VIP, General) with its price. With Floor and Ceiling
+// set, the price moves with demand between them (see Price).
+type PriceCategory struct {
+	Code    string `json:"code"`
+	Name    string `json:"name"`
+	Price   int64  `json:"price"`             // base price, minor units
+	Floor   int64  `json:"floor,omitempty"`   // lowest dynamic price; 0 = fixed price
+	Ceiling int64  `json:"ceiling,omitempty"` // highest dynamic price; 0 = fixed price
+}
+
+// Validate checks an event before it is created or changed.
+func (e *Event) Validate() error {
+	switch {
+	case !validID(e.ID):
+		return Errorf(EINVALID, "event id %q: use letters, digits, '-' and '_'", e.ID)
+	case strings.TrimSpace(e.Name) == "":
+		return Errorf(EINVALID, "event needs a name")
+	case e.VenueID == "":
+		return Errorf(EINVALID, "event needs a venue")
+	case e.StartsAt.IsZero():
+		return Errorf(EINVALID, "event needs a start time")
+	case len(e.Categories) == 0:
+		return Errorf(EINVALID, "event needs at least one price category")
+	case e.BuyerLimit < 0:
+		return Errorf(EINVALID, "buyer limit must not be negative")
+	}
+	if len(e.Currency) != 3 {
+		return Errorf(EINVALID, "currency must be a 3-letter code")
+	}
+	seen := map[string]bool{}
+	for _, c := range e.Categories {
+		if c.Code == "" || seen[c.Code] {
+			return Errorf(EINVALID, "category code %q empty or repeated", c.Code)
+		}
+		seen[c.Code] = true
+		if c.Price < 0 {
+			return Errorf(EINVALID, "category %q: negative price", c.Code)
+		}
+		if c.Floor != 0 || c.Ceiling != 0 {
+			if c.Floor <= 0 || c.Ceiling < c.Floor || c.Price < c.Floor || c.Price > c.Ceiling {
+				return Errorf(EINVALID, "category %q: need 0 < floor <= price <= ceiling", c.Code)
+			}
+		}
+	}
+	return nil
+}
+
+// Category returns the price category with the code.
+func (e *Event) Category(code string) (PriceCategory, bool) {
+	for _, c := range e.Categories {
+		if c.Code == code {
+			return c, true
+		}
+	}
+	return PriceCategory{}, false
+}
+
+// Limit is the per-buyer seat limit in force.
+func (e *Event) Limit() int {
+	if e.BuyerLimit == 0 {
+		return DefaultBuyerLimit
+	}
+	return e.BuyerLimit
+}
+
+// StatusAt is the status as of now: an event whose start has passed is past.
+func (e *Event) StatusAt(now time.Time) EventStatus {
+	if e.Status != EventCancelled && !now.Before(e.StartsAt) {
+		return EventPast
+	}
+	return e.Status
+}
+
+// Publish puts a draft event on sale.
+func (e *Event) Publish(now time.Time) error {
+	switch e.StatusAt(now) {
+	case EventDraft:
+		e.Status = EventOnSale
+		return nil
+	case EventOnSale:
+		return nil
+	default:
+		return Errorf(ECONFLICT, "event %q is %s and cannot go on sale", e.ID, e.StatusAt(now))
+	}
+}
+
+// Cancel cancels the event.
+func (e *Event) Cancel(now time.Time) error {
+	if s := e.StatusAt(now); s == EventPast {
+		return Errorf(ECONFLICT, "event %q is past", e.ID)
+	}
+	e.Status = EventCancelled
+	return nil
+}
+
+// Sellable reports whether seats of the event may be held now.
+func (e *Event) Sellable(now time.Time) error {
+	if s := e.StatusAt(now); s != EventOnSale {
+		return Errorf(ENOTONSALE, "event %q is %s", e.ID, s)
+	}
+	return nil
+}
+
+// EventFilter selects events in a listing.
+type EventFilter struct {
+	Status EventStatus
+	Text   string
+	From   time.Time
+	To     time.Time
+	Offset int
+	Limit  int
+}
+
+// EventStore keeps events.
+type EventStore interface {
+	CreateEvent(ctx context.Context, e *Event) error
+	FindEvent(ctx context.Context, id string) (*Event, error)
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, int, error)
+	// UpdateEvent loads the event, calls fn and saves the result atomically.
+	UpdateEvent(ctx context.Context, id string, fn func(*Event) error) (*Event, error)
+}
