@@ -63,34 +63,24 @@ func (s *Section) bestBlock(n, cat int, accessible, noOrphan bool) int {
 	return -1
 }
 
-// blockIn finds the start of an n-seat block within the run [i, j) closest to the centre,
-// skipping starts that strand one seat at either end of the run when noOrphan is set.
+// blockIn finds the start of an n-seat block within the run [i, j) closest to the centre
+// (the lower start on a tie), skipping starts that strand one seat at either end of the
+// run when noOrphan is set.
 func blockIn(i, j, n, center2 int, noOrphan bool) int {
-	if j-i < n {
-		return -1
-	}
-	lo, hi := i, j-n
-	ideal := (center2 - n + 1) / 2
-	valid := func(st int) bool {
-		if st < lo || st > hi {
-			return false
+	best, bestDist := -1, 0
+	// The distance falls and then rises as the start moves along the run: once it stops
+	// improving on the best valid start, no later start can beat it.
+	for st := i; st+n <= j; st++ {
+		d := abs(2*st + n - 1 - center2)
+		if best >= 0 && d >= bestDist {
+			break
 		}
-		return !noOrphan || (st-i != 1 && j-(st+n) != 1)
-	}
-	if ideal < lo {
-		ideal = lo
-	} else if ideal > hi {
-		ideal = hi
-	}
-	for d := 0; d <= hi-lo+1; d++ {
-		if valid(ideal - d) {
-			return ideal - d
+		if noOrphan && (st-i == 1 || j-(st+n) == 1) {
+			continue
 		}
-		if valid(ideal + d) {
-			return ideal + d
-		}
+		best, bestDist = st, d
 	}
-	return -1
+	return best
 }
 
 // bestScattered takes eligible seats row by row from the stage, each row's from its centre.

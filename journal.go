@@ -38,9 +38,9 @@ type SectionEvent struct {
 	At        time.Time        // when it happened
 	Token     string           // hold token
 	Owner     string           // buyer
-	Seats     []int32          // seat indexes in the section (seated)
+	Seats     []int32          // seated: indexes of the seats the event changes (informative after HoldPlaced)
 	Prices    []int64          // HoldPlaced: price of each seat, or the unit price for GA
-	Quantity  int32            // GA quantity
+	Quantity  int32            // number of seats (or GA places) the event changes
 	ExpiresAt time.Time        // HoldPlaced, HoldExtended
 	BookingID string           // HoldConfirmed, SaleCancelled
 	Reference string           // HoldConfirmed: payment reference; SeatsBlocked: reason

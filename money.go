@@ -21,7 +21,11 @@ func (m Money) Add(o Money) Money {
 func (m Money) Times(n int) Money { m.Amount *= int64(n); return m }
 
 func (m Money) String() string {
-	return fmt.Sprintf("%d.%02d %s", m.Amount/100, abs64(m.Amount%100), m.Currency)
+	sign := ""
+	if m.Amount < 0 {
+		sign = "-" // -50 is "-0.50": the units alone would lose the sign
+	}
+	return fmt.Sprintf("%s%d.%02d %s", sign, abs64(m.Amount/100), abs64(m.Amount%100), m.Currency)
 }
 
 func abs64(v int64) int64 {

@@ -25,7 +25,7 @@ func (s *Section) priceIdx(ci uint8) int64 {
 
 // DynamicPrice is the price of category c with sold and held seats out of total.
 func DynamicPrice(c PriceCategory, sold, held, total int) int64 {
-	if c.Floor == 0 && c.Ceiling == 0 || total <= 0 {
+	if c.Floor == 0 || c.Ceiling == 0 || total <= 0 { // either at 0 means a fixed price
 		return c.Price
 	}
 	// demand in thousandths, integer arithmetic keeps replay exact.

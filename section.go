@@ -27,6 +27,17 @@ func (s SeatStatus) String() string {
 // MarshalText writes the status by name.
 func (s SeatStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a status written by MarshalText.
+func (s *SeatStatus) UnmarshalText(b []byte) error {
+	for i, name := range seatStatusNames {
+		if string(b) == name {
+			*s = SeatStatus(i)
+			return nil
+		}
+	}
+	return Errorf(EINVALID, "unknown seat status %q", b)
+}
+
 // Defaults for holds.
 const (
 	DefaultHoldTTL     = 10 * time.Minute
@@ -276,7 +287,87 @@ func (s *Section) Replay(ev SectionEvent) error {
 	if ev.Seq != s.seq+1 {
 		return Errorf(EINTERNAL, "section %s: journal gap: have %d, next is %d", s.cfg.ID, s.seq, ev.Seq)
 	}
+	if err := s.fits(&ev); err != nil {
+		return err
+	}
 	s.apply(&ev)
+	return nil
+}
+
+// fits checks that a journaled event can follow the current state, so that a journal that
+// is damaged or belongs to another layout is refused instead of panicking in apply or
+// corrupting the counts. Commands only emit events that fit.
+func (s *Section) fits(ev *SectionEvent) error {
+	bad := func(what string) error {
+		return Errorf(EINTERNAL, "section %s: journal event %d (%s) does not fit: %s", s.cfg.ID, ev.Seq, ev.Type, what)
+	}
+	// seatsAre checks that the event names distinct seats, each in status st.
+	seatsAre := func(st SeatStatus) error {
+		if len(ev.Seats) == 0 {
+			return bad("no seats")
+		}
+		const mark = SeatStatus(255)
+		var err error
+		n := 0
+		for _, i := range ev.Seats {
+			if i < 0 || int(i) >= len(s.status) || s.status[i] != st {
+				err = bad("a seat out of range, named twice, or not " + st.String())
+				break
+			}
+			s.status[i] = mark
+			n++
+		}
+		for _, i := range ev.Seats[:n] {
+			s.status[i] = st
+		}
+		return err
+	}
+	qty := func(n, most int32) error {
+		if len(ev.Seats) > 0 || n <= 0 || n > most {
+			return bad("a quantity out of range")
+		}
+		return nil
+	}
+	switch ev.Type {
+	case EvHoldPlaced:
+		if ev.Token == "" || s.holds[ev.Token] != nil {
+			return bad("no token, or a live hold has it")
+		}
+		if s.ga {
+			if len(ev.Prices) != 1 {
+				return bad("no unit price")
+			}
+			return qty(ev.Quantity, int32(s.gaFree()))
+		}
+		if len(ev.Prices) != len(ev.Seats) {
+			return bad("not a price per seat")
+		}
+		return seatsAre(SeatFree)
+	case EvHoldExtended, EvHoldReleased, EvHoldExpired:
+		if s.holds[ev.Token] == nil {
+			return bad("no such live hold")
+		}
+	case EvHoldConfirmed:
+		if s.holds[ev.Token] == nil || ev.BookingID == "" || s.sales[ev.BookingID] != nil {
+			return bad("no such live hold, or the booking id is taken")
+		}
+	case EvSaleCancelled:
+		if sale := s.sales[ev.BookingID]; sale == nil || !sale.cancelledAt.IsZero() || ev.At.IsZero() {
+			return bad("no such live sale, or no time (a zero time would leave the sale live)")
+		}
+	case EvSeatsBlocked:
+		if s.ga {
+			return qty(ev.Quantity, int32(s.gaFree()))
+		}
+		return seatsAre(SeatFree)
+	case EvSeatsUnblocked:
+		if s.ga {
+			return qty(ev.Quantity, s.blocked[s.gaCat])
+		}
+		return seatsAre(SeatBlocked)
+	default:
+		return bad("unknown event type")
+	}
 	return nil
 }
 
@@ -392,9 +483,11 @@ func (s *Section) Extend(token, owner, idemKey string, d time.Duration, now time
 	if e, ok, err := s.replayed(owner, idemKey, EvHoldExtended); ok || err != nil {
 		if err == nil {
 			if h := s.holds[e.token]; h != nil {
-				return h.view(s), nil
+				v := h.view(s)
+				v.Replayed = true
+				return v, nil
 			}
-			return Hold{}, s.endedErr(e.token)
+			return Hold{}, s.endedErr(e.token, owner)
 		}
 		return Hold{}, err
 	}
@@ -402,7 +495,7 @@ func (s *Section) Extend(token, owner, idemKey string, d time.Duration, now time
 	if err != nil {
 		return Hold{}, err
 	}
-	if d <= 0 || d > MaxHoldTTL {
+	if d < time.Second || d > MaxHoldTTL {
 		return Hold{}, Errorf(EINVALID, "extension must be between 1s and %s", MaxHoldTTL)
 	}
 	limit := h.created.Add(MaxHoldLifetime)
@@ -430,7 +523,7 @@ func (s *Section) Release(token, owner, idemKey string, now time.Time) error {
 		}
 		return err
 	}
-	s.emit(SectionEvent{Type: EvHoldReleased, At: now, Token: h.token, Owner: owner, Quantity: h.count(), IdemKey: idemKey})
+	s.emit(SectionEvent{Type: EvHoldReleased, At: now, Token: h.token, Owner: owner, Seats: h.seats, Quantity: h.count(), IdemKey: idemKey})
 	return nil
 }
 
@@ -461,13 +554,16 @@ func (s *Section) Confirm(token, owner, bookingID, paymentRef, idemKey string, n
 		return Booking{}, Errorf(ECONFLICT, "booking id already used")
 	}
 	s.emit(SectionEvent{Type: EvHoldConfirmed, At: now, Token: h.token, Owner: owner, BookingID: bookingID,
-		Reference: paymentRef, Quantity: h.count(), IdemKey: idemKey})
+		Reference: paymentRef, Seats: h.seats, Quantity: h.count(), IdemKey: idemKey})
 	return s.sales[bookingID].view(s), nil
 }
 
 // Cancel cancels (refunds) a sale; its seats are free again. owner "" acts as the
 // organizer or admin and may cancel any booking.
 func (s *Section) Cancel(bookingID, owner, idemKey string, now time.Time) (Booking, error) {
+	if now.IsZero() { // a zero cancellation time would read as "not cancelled"
+		return Booking{}, Errorf(EINVALID, "cancelling needs the time")
+	}
 	s.ExpireDue(now)
 	if e, ok, err := s.replayed(owner, idemKey, EvSaleCancelled); ok || err != nil {
 		if err != nil {
@@ -486,7 +582,14 @@ func (s *Section) Cancel(bookingID, owner, idemKey string, now time.Time) (Booki
 		b.Replayed = true
 		return b, nil // cancelled already
 	}
-	s.emit(SectionEvent{Type: EvSaleCancelled, At: now, Owner: sale.owner, BookingID: bookingID, Quantity: sale.count(), IdemKey: idemKey})
+	if owner != sale.owner {
+		// The organizer's key is not the buyer's, yet the event names the buyer, under whom
+		// apply remembers keys: keep it out of the buyer's keys. Cancelling again is a
+		// no-op that returns the booking anyway.
+		idemKey = ""
+	}
+	s.emit(SectionEvent{Type: EvSaleCancelled, At: now, Owner: sale.owner, BookingID: bookingID, Seats: sale.seats,
+		Quantity: sale.count(), IdemKey: idemKey})
 	return sale.view(s), nil
 }
 
@@ -495,7 +598,10 @@ func (s *Section) Block(labels []string, quantity int, reason string, now time.T
 	s.ExpireDue(now)
 	ev := SectionEvent{Type: EvSeatsBlocked, At: now, Reference: reason}
 	if s.ga {
-		if quantity <= 0 || quantity > s.gaFree() {
+		if quantity <= 0 {
+			return Errorf(EINVALID, "block a positive number of places")
+		}
+		if quantity > s.gaFree() {
 			return Errorf(ESOLDOUT, "can block between 1 and %d places", s.gaFree())
 		}
 		ev.Quantity = int32(quantity)
@@ -516,7 +622,7 @@ func (s *Section) Unblock(labels []string, quantity int, now time.Time) error {
 	s.ExpireDue(now)
 	ev := SectionEvent{Type: EvSeatsUnblocked, At: now}
 	if s.ga {
-		if quantity <= 0 || int32(quantity) > s.blocked[s.gaCat] {
+		if quantity <= 0 || quantity > int(s.blocked[s.gaCat]) {
 			return Errorf(EINVALID, "can unblock between 1 and %d places", s.blocked[s.gaCat])
 		}
 		ev.Quantity = int32(quantity)
@@ -560,7 +666,7 @@ func (s *Section) ExpireDue(now time.Time) int {
 	n := 0
 	for len(s.expiry) > 0 && !s.expiry[0].expires.After(now) {
 		h := s.expiry[0]
-		s.emit(SectionEvent{Type: EvHoldExpired, At: now, Token: h.token, Owner: h.owner, Quantity: h.count()})
+		s.emit(SectionEvent{Type: EvHoldExpired, At: now, Token: h.token, Owner: h.owner, Seats: h.seats, Quantity: h.count()})
 		n++
 	}
 	return n
@@ -577,7 +683,7 @@ func (s *Section) NextExpiry() (time.Time, bool) {
 func (s *Section) ownHold(token, owner string) (*holdState, error) {
 	h, ok := s.holds[token]
 	if !ok {
-		return nil, s.endedErr(token)
+		return nil, s.endedErr(token, owner)
 	}
 	if h.owner != owner {
 		return nil, Errorf(ENOTFOUND, "no hold with that token")
@@ -585,10 +691,12 @@ func (s *Section) ownHold(token, owner string) (*holdState, error) {
 	return h, nil
 }
 
-func (s *Section) endedErr(token string) error {
+// endedErr explains why the owner's hold is not live. An ended hold of another owner is
+// not found, as a live one is: its state is none of the caller's business.
+func (s *Section) endedErr(token, owner string) error {
 	t, ok := s.tombs[token]
 	switch {
-	case !ok:
+	case !ok || t.owner != owner:
 		return Errorf(ENOTFOUND, "no hold with that token")
 	case t.typ == EvHoldExpired:
 		return Errorf(EHOLDEXPIRED, "the hold expired at %s", t.at.Format(time.RFC3339))
@@ -622,8 +730,8 @@ func (e idemEntry) holdResult(s *Section) Hold {
 		return Hold{}
 	}
 	h := *e.hold
-	if cur := s.holds[e.token]; cur != nil {
-		h = cur.view(s)
+	if cur := s.holds[e.token]; cur != nil && cur.owner == h.Owner && cur.created.Equal(h.CreatedAt) {
+		h = cur.view(s) // the first hold, as it is now (not a later hold under the same token)
 	}
 	h.Replayed = true
 	return h

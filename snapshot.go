@@ -118,8 +118,11 @@ func (s *Section) Restore(snap *SectionSnapshot) error {
 	for _, h := range snap.Holds {
 		hs := &holdState{token: h.Token, owner: h.Owner, seats: h.Seats, qty: h.Qty, prices: h.Prices,
 			created: h.Created, expires: h.Expires}
+		if hs.seats != nil && len(hs.prices) != len(hs.seats) {
+			return bad("hold without a price per seat")
+		}
 		for _, seat := range hs.seats {
-			if int(seat) >= len(s.status) || s.status[seat] != SeatHeld {
+			if seat < 0 || int(seat) >= len(s.status) || s.status[seat] != SeatHeld {
 				return bad("hold on a seat not held")
 			}
 		}
@@ -133,6 +136,14 @@ func (s *Section) Restore(snap *SectionSnapshot) error {
 	for _, sl := range snap.Sales {
 		sale := &saleState{id: sl.ID, owner: sl.Owner, token: sl.Token, ref: sl.Ref, seats: sl.Seats, qty: sl.Qty,
 			prices: sl.Prices, at: sl.At, cancelledAt: sl.CancelledAt}
+		if sale.seats != nil && len(sale.prices) != len(sale.seats) {
+			return bad("sale without a price per seat")
+		}
+		for _, seat := range sale.seats {
+			if seat < 0 || int(seat) >= len(s.status) || sale.cancelledAt.IsZero() && s.status[seat] != SeatSold {
+				return bad("sale of a seat not sold")
+			}
+		}
 		s.sales[sale.id] = sale
 		if sale.cancelledAt.IsZero() {
 			if s.ga {
@@ -226,3 +237,7 @@ func (s *Section) SeatLabel(i int32) string { return s.labels[i] }
 
 // IsGA reports whether the section is general admission.
 func (s *Section) IsGA() bool { return s.ga }
+
+// Size is the number of entries a snapshot of the section holds beyond its seat map:
+// live holds, sales, and remembered ended holds and idempotency keys.
+func (s *Section) Size() int { return len(s.holds) + len(s.sales) + len(s.tombs) + len(s.idem) }

@@ -14,6 +14,9 @@ const (
 	GeneralAdmission SectionKind = "general_admission" // a capacity, sold by quantity
 )
 
+// MaxGACapacity bounds a general-admission section's capacity (counters are 32-bit).
+const MaxGACapacity = 1 << 30
+
 // Venue is a place with sections.
 type Venue struct {
 	ID       string          `json:"id"`
@@ -91,8 +94,8 @@ func (s *SectionLayout) Validate() error {
 	}
 	switch s.Kind {
 	case GeneralAdmission:
-		if s.Capacity <= 0 || s.Category == "" {
-			return Errorf(EINVALID, "general-admission section %q needs a capacity and a category", s.ID)
+		if s.Capacity <= 0 || s.Capacity > MaxGACapacity || s.Category == "" {
+			return Errorf(EINVALID, "general-admission section %q needs a capacity (1 to %d) and a category", s.ID, MaxGACapacity)
 		}
 		if len(s.Rows) > 0 {
 			return Errorf(EINVALID, "general-admission section %q has rows", s.ID)
