@@ -76,6 +76,15 @@ var (
 	ErrNotOnSale   = &Error{Code: ENOTONSALE, Message: "event is not on sale"}
 	ErrForbidden   = &Error{Code: EFORBIDDEN, Message: "forbidden"}
 	ErrUnavailable = &Error{Code: EUNAVAILABLE, Message: "service unavailable"}
-	// ErrFenced is returned by a store when a newer activation of the section exists.
-	ErrFenced = &Error{Code: EUNAVAILABLE, Message: "section moved: a newer activation owns it"}
 )
+
+// ErrFenced is returned by a store when a newer activation of the section exists. It is
+// its own error (errors.Is(err, ErrFenced) matches fencing only, not every unavailable
+// error) and unwraps to an unavailable *Error, so callers see a retryable 503.
+var ErrFenced error = &FencedError{err: &Error{Code: EUNAVAILABLE, Message: "section moved: a newer activation owns it"}}
+
+// FencedError is the type of ErrFenced.
+type FencedError struct{ err *Error }
+
+func (e *FencedError) Error() string { return e.err.Error() }
+func (e *FencedError) Unwrap() error { return e.err }
