@@ -1,0 +1,551 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// A request is one write waiting for the committer. Its op runs inside the batch's
+// transaction; the caller learns the outcome only after that transaction committed.
+type request struct {
+	ctx     context.Context
+	section string               // the section the op works on, if any: read ahead for the batch
+	op      func(b *batch) error // returns the request's own outcome; storage failures via b.fail
+	state   atomic.Int32
+	err     error
+	done    chan struct{}
+}
+
+const (
+	pending   int32 = iota // queued
+	taken                  // the committer has it: it will be answered
+	cancelled              // the caller gave up first: it will never run
+)
+
+func (r *request) finish(err error) {
+	r.err = err
+	close(r.done)
+}
+
+// submit queues op for the committer. Requests are applied in the order they entered the
+// queue: a goroutine's submits (or submits ordered by a lock) keep their order.
+func (db *DB) submit(ctx context.Context, section string, op func(b *batch) error) (*request, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &request{ctx: ctx, section: section, op: op, done: make(chan struct{})}
+	select {
+	case <-db.quit:
+		return nil, errClosed
+	default:
+	}
+	select {
+	case db.queue <- r:
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-db.quit:
+		return nil, errClosed
+	}
+}
+
+// await waits for a request's outcome. A caller whose context ends while the request is
+// still queued withdraws it (it will never be written); once the committer has taken it,
+// the outcome is known within one commit, and await reports it.
+func (db *DB) await(ctx context.Context, r *request) error {
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(pending, cancelled) {
+			return ctx.Err()
+		}
+	case <-db.stopped:
+		if r.state.CompareAndSwap(pending, cancelled) {
+			return errClosed
+		}
+	}
+	<-r.done
+	return r.err
+}
+
+func (db *DB) do(ctx context.Context, section string, op func(b *batch) error) error {
+	r, err := db.submit(ctx, section, op)
+	if err != nil {
+		return err
+	}
+	return db.await(ctx, r)
+}
+
+// run is the committer: it takes the first queued request, drains what else is queued
+// (up to maxBatch), applies them all in one transaction and answers them after it commits.
+func (db *DB) run() {
+	defer close(db.stopped)
+	reqs := make([]*request, 0, maxBatch)
+	answered := 0 // requests answered by the last commit
+	for {
+		select {
+		case <-db.quit:
+			db.drainClosed()
+			return
+		default:
+		}
+		select {
+		case r := <-db.queue:
+			reqs = append(reqs[:0], r)
+		case <-db.quit:
+			db.drainClosed()
+			return
+		}
+		reqs = db.drain(reqs)
+		if answered >= gatherMin && len(reqs) < maxBatch {
+			reqs = db.gather(reqs, answered)
+		}
+		db.c.apply(reqs)
+		answered = len(reqs)
+		clear(reqs) // let answered requests be collected
+	}
+}
+
+func (db *DB) drain(reqs []*request) []*request {
+	for len(reqs) < maxBatch {
+		select {
+		case r := <-db.queue:
+			reqs = append(reqs, r)
+		default:
+			return reqs
+		}
+	}
+	return reqs
+}
+
+// Commit delay. Under load, the callers the last commit answered come back at once with
+// their next writes, just after the committer has taken what queued meanwhile; without a
+// pause the load splits into two half-size batches that take turns, each paying a full
+// fsync. So when the last commit answered gatherMin or more requests, the committer waits
+// a little for them: until as many requests as it answered have joined, until none came
+// for gatherQuiet, or gatherMax at most. A lone writer never waits.
+const (
+	gatherMin   = 8
+	gatherQuiet = 25 * time.Microsecond
+	gatherMax   = 250 * time.Microsecond
+)
+
+func (db *DB) gather(reqs []*request, answered int) []*request {
+	want := min(len(reqs)+answered, maxBatch)
+	start := time.Now()
+	quietSince, seen := start, len(reqs)+len(db.queue)
+	for seen < want {
+		runtime.Gosched() // let the answered callers run
+		now := time.Now()
+		if n := len(reqs) + len(db.queue); n != seen {
+			seen, quietSince = n, now
+		} else if now.Sub(quietSince) >= gatherQuiet || now.Sub(start) >= gatherMax {
+			break
+		}
+	}
+	return db.drain(reqs)
+}
+
+func (db *DB) drainClosed() {
+	for {
+		select {
+		case r := <-db.queue:
+			if r.state.CompareAndSwap(pending, taken) {
+				r.finish(errClosed)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// committer owns the writer connection and its prepared statements.
+type committer struct {
+	conn *sql.Conn
+	b    batch
+	live []*request
+
+	begin, commit, rollback *sql.Stmt
+
+	delJournal              *sql.Stmt
+	selSnapSeq, putSnapshot *sql.Stmt
+	multi                   map[multiKey]*sql.Stmt // multi-row statements by kind and rows
+
+	insVenue, insEvent, selEvent, updEvent *sql.Stmt
+
+	stmts []*sql.Stmt
+
+	commits, requests atomic.Uint64 // group commits tried and the requests in them
+}
+
+func newCommitter(ctx context.Context, conn *sql.Conn) (*committer, error) {
+	c := &committer{conn: conn, b: batch{secs: map[string]*secState{}}, multi: map[multiKey]*sql.Stmt{}}
+	c.b.c = c
+	prep := func(dst **sql.Stmt, query string) error {
+		s, err := conn.PrepareContext(ctx, query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", query, err)
+		}
+		*dst = s
+		c.stmts = append(c.stmts, s)
+		return nil
+	}
+	err := errors.Join(
+		prep(&c.begin, `BEGIN IMMEDIATE`),
+		prep(&c.commit, `COMMIT`),
+		prep(&c.rollback, `ROLLBACK`),
+		prep(&c.delJournal, `DELETE FROM journal WHERE section_id = ? AND last_seq <= ?`),
+		prep(&c.selSnapSeq, `SELECT seq FROM snapshots WHERE section_id = ?`),
+		prep(&c.putSnapshot, `INSERT INTO snapshots (section_id, seq, data) VALUES (?, ?, ?)
+			ON CONFLICT (section_id) DO UPDATE SET seq = excluded.seq, data = excluded.data`),
+		prep(&c.insVenue, `INSERT INTO venues (id, data) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
+		prep(&c.insEvent, `INSERT INTO events (id, venue_id, status, starts_at, name, search, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		prep(&c.selEvent, `SELECT data FROM events WHERE id = ?`),
+		prep(&c.updEvent, `UPDATE events SET venue_id = ?, status = ?, starts_at = ?, name = ?, search = ?, data = ?
+			WHERE id = ?`),
+	)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *committer) close() error {
+	var errs []error
+	for _, s := range c.stmts {
+		errs = append(errs, s.Close())
+	}
+	errs = append(errs, c.conn.Close())
+	return errors.Join(errs...)
+}
+
+var bg = context.Background() // statements of the committer are never interrupted midway
+
+// apply runs one group commit. A request whose own op fails (fenced, gap, conflict, ...)
+// gets that error while the others commit; if the transaction itself fails, every request
+// of the batch gets an EUNAVAILABLE error and none of its writes is visible.
+func (c *committer) apply(reqs []*request) {
+	live := c.live[:0]
+	for _, r := range reqs {
+		if !r.state.CompareAndSwap(pending, taken) {
+			continue // withdrawn by its caller
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.finish(err)
+			continue
+		}
+		live = append(live, r)
+	}
+	c.live = live
+	if len(live) == 0 {
+		return
+	}
+	c.commits.Add(1)
+	c.requests.Add(uint64(len(live)))
+
+	b := &c.b
+	b.reset()
+	err := c.beginTx()
+	if err == nil {
+		err = c.applyTx(b, live)
+		if err != nil {
+			// After a failed COMMIT the transaction may still be open (a deferred
+			// constraint) or already rolled back (I/O error); either way, end it.
+			c.rollback.ExecContext(bg)
+		}
+	}
+	if err != nil {
+		e := unavailable("group commit failed, nothing of it was written", err)
+		for _, r := range live {
+			r.err = e
+		}
+	}
+	for i, r := range live {
+		close(r.done)
+		live[i] = nil
+	}
+}
+
+// applyTx applies the requests' ops in queue order and commits. An op may fail on its own
+// (its error goes to its caller) only before its first write; a storage failure fails the
+// whole batch (b.fail).
+func (c *committer) applyTx(b *batch, live []*request) error {
+	if err := b.prefetch(live); err != nil {
+		return err
+	}
+	for _, r := range live {
+		r.err = r.op(b)
+		if b.fatal != nil {
+			return b.fatal
+		}
+	}
+	if err := b.flushJournal(); err != nil {
+		return err
+	}
+	if err := b.flushSections(); err != nil {
+		return err
+	}
+	if _, err := c.commit.ExecContext(bg); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (c *committer) beginTx() error {
+	_, err := c.begin.ExecContext(bg)
+	if err != nil {
+		// A transaction left open by a failure we could not roll back: end it, try again.
+		c.rollback.ExecContext(bg)
+		if _, err = c.begin.ExecContext(bg); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+	}
+	return nil
+}
+
+// batch is the state of one group-commit transaction: the sections it touches, read
+// once up front and written back once at the end, and the journal rows it adds, written
+// with multi-row INSERTs.
+type batch struct {
+	c     *committer
+	secs  map[string]*secState
+	dirty []*secState
+	rows  []journalRow
+	keys  []string
+	args  []any
+	fatal error
+}
+
+type secState struct {
+	id      string
+	epoch   uint64
+	lastSeq uint64
+	exists  bool
+	dirty   bool
+}
+
+type journalRow struct {
+	section     string
+	first, last uint64
+	data        []byte
+}
+
+func (b *batch) reset() {
+	clear(b.secs)
+	clear(b.rows) // drop references to the data of answered requests
+	b.rows = b.rows[:0]
+	b.dirty = b.dirty[:0]
+	clear(b.args[:cap(b.args)])
+	b.fatal = nil
+}
+
+// fail records a storage failure: the whole batch will be rolled back.
+func (b *batch) fail(err error) error {
+	if b.fatal == nil {
+		b.fatal = err
+	}
+	return err
+}
+
+// prefetch reads the rows of all sections the requests name, a chunk of ids at a time.
+func (b *batch) prefetch(reqs []*request) error {
+	keys := b.keys[:0]
+	for _, r := range reqs {
+		if r.section == "" {
+			continue
+		}
+		if _, ok := b.secs[r.section]; !ok {
+			b.secs[r.section] = &secState{id: r.section}
+			keys = append(keys, r.section)
+		}
+	}
+	b.keys = keys
+	for len(keys) > 0 {
+		n := min(len(keys), maxRowsPerStmt)
+		stmt, err := b.c.multiStmt(selSections, n)
+		if err != nil {
+			return err
+		}
+		args := b.args[:0]
+		for _, k := range keys[:n] {
+			args = append(args, k)
+		}
+		b.args = args
+		rows, err := stmt.QueryContext(bg, args...)
+		if err != nil {
+			return fmt.Errorf("read sections: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var epoch, last int64
+			if err := rows.Scan(&id, &epoch, &last); err != nil {
+				rows.Close()
+				return fmt.Errorf("read sections: %w", err)
+			}
+			if s := b.secs[id]; s != nil {
+				s.epoch, s.lastSeq, s.exists = uint64(epoch), uint64(last), true
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read sections: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read sections: %w", err)
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// section returns the section's row as this transaction sees it.
+func (b *batch) section(id string) (*secState, error) {
+	if s, ok := b.secs[id]; ok {
+		return s, nil
+	}
+	s := &secState{id: id}
+	stmt, err := b.c.multiStmt(selSections, 1)
+	if err != nil {
+		return nil, b.fail(err)
+	}
+	var epoch, last int64
+	switch err := stmt.QueryRowContext(bg, id).Scan(&id, &epoch, &last); {
+	case err == nil:
+		s.epoch, s.lastSeq, s.exists = uint64(epoch), uint64(last), true
+	case errors.Is(err, sql.ErrNoRows):
+	default:
+		return nil, b.fail(fmt.Errorf("read section %s: %w", id, err))
+	}
+	b.secs[s.id] = s
+	return s, nil
+}
+
+// touch marks a section to be written back.
+func (b *batch) touch(s *secState) {
+	s.exists = true
+	if !s.dirty {
+		s.dirty = true
+		b.dirty = append(b.dirty, s)
+	}
+}
+
+// addJournal queues a journal row; it is written at the latest before the commit.
+func (b *batch) addJournal(row journalRow) error {
+	b.rows = append(b.rows, row)
+	if len(b.rows) >= maxRowsPerStmt {
+		return b.flushJournal()
+	}
+	return nil
+}
+
+// flushJournal writes the queued journal rows. Ops that read or delete journal rows call
+// it first.
+func (b *batch) flushJournal() error {
+	rows := b.rows
+	for len(rows) > 0 {
+		n := min(len(rows), maxRowsPerStmt)
+		stmt, err := b.c.multiStmt(insJournal, n)
+		if err != nil {
+			return b.fail(err)
+		}
+		args := b.args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r.section, int64(r.first), int64(r.last), r.data)
+		}
+		b.args = args
+		if _, err := stmt.ExecContext(bg, args...); err != nil {
+			return b.fail(fmt.Errorf("append to the journal: %w", err))
+		}
+		rows = rows[n:]
+	}
+	clear(b.rows)
+	b.rows = b.rows[:0]
+	return nil
+}
+
+// flushSections writes back the sections the batch changed.
+func (b *batch) flushSections() error {
+	dirty := b.dirty
+	for len(dirty) > 0 {
+		n := min(len(dirty), maxRowsPerStmt)
+		stmt, err := b.c.multiStmt(putSections, n)
+		if err != nil {
+			return err
+		}
+		args := b.args[:0]
+		for _, s := range dirty[:n] {
+			args = append(args, s.id, int64(s.epoch), int64(s.lastSeq))
+		}
+		b.args = args
+		if _, err := stmt.ExecContext(bg, args...); err != nil {
+			return fmt.Errorf("write sections: %w", err)
+		}
+		dirty = dirty[n:]
+	}
+	clear(b.args)
+	return nil
+}
+
+// Multi-row statements, prepared when a batch first needs one with that many rows.
+type multiKind int
+
+const (
+	selSections multiKind = iota // SELECT id, epoch, last_seq FROM sections WHERE id IN (...)
+	insJournal                   // INSERT INTO journal ... VALUES (...), (...)
+	putSections                  // INSERT INTO sections ... VALUES (...), (...) ON CONFLICT ...
+)
+
+type multiKey struct {
+	kind multiKind
+	rows int
+}
+
+const maxRowsPerStmt = 64
+
+func (c *committer) multiStmt(kind multiKind, rows int) (*sql.Stmt, error) {
+	k := multiKey{kind, rows}
+	if s, ok := c.multi[k]; ok {
+		return s, nil
+	}
+	var q string
+	switch kind {
+	case selSections:
+		q = `SELECT id, epoch, last_seq FROM sections WHERE id IN (` + repeat("?", rows) + `)`
+	case insJournal:
+		q = `INSERT INTO journal (section_id, first_seq, last_seq, data) VALUES ` + repeat("(?, ?, ?, ?)", rows)
+	case putSections:
+		q = `INSERT INTO sections (id, epoch, last_seq) VALUES ` + repeat("(?, ?, ?)", rows) + `
+			ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`
+	}
+	s, err := c.conn.PrepareContext(bg, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", q, err)
+	}
+	c.multi[k] = s
+	c.stmts = append(c.stmts, s)
+	return s, nil
+}
+
+func repeat(item string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(item+", ", n), ", ")
+}
+
+// Stats counts the committer's work since Open.
+type Stats struct {
+	Commits  uint64 // group-commit transactions tried
+	Requests uint64 // writes (appends, activations, snapshots, catalog changes) in them
+}
+
+// Stats reports how many writes went into how many transactions: Requests/Commits is the
+// mean group-commit size.
+func (db *DB) Stats() Stats {
+	return Stats{Commits: db.c.commits.Load(), Requests: db.c.requests.Load()}
+}

@@ -1,0 +1,323 @@
+// Package sqlite is TicketView's embedded durable store: section journals and snapshots,
+// events and venues in one SQLite file (modernc.org/sqlite, pure Go).
+//
+// Every write goes through one committer goroutine that owns the only writer connection
+// and merges whatever writes are queued into one transaction, so one fsync makes many
+// concurrent appends durable (group commit); under load it pauses briefly to let the
+// callers it just answered join the next batch (see gather). Durability: WAL mode with
+// synchronous=FULL, so a write is acknowledged only after its commit was fsynced. Reads
+// (Activate's journal read, Find*, ListEvents) use a separate pool of read-only
+// connections; in WAL mode they never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ticketview/ticketview"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var (
+	_ ticketview.SectionStore = (*DB)(nil)
+	_ ticketview.EventStore   = (*DB)(nil)
+	_ ticketview.VenueStore   = (*DB)(nil)
+)
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
+
+const (
+	maxBatch      = 256  // most requests merged into one transaction
+	queueSize     = 4096 // requests waiting for the committer
+	busyTimeoutMS = 5000
+)
+
+// DB is a TicketView store in one SQLite file. It is safe for concurrent use.
+type DB struct {
+	path   string
+	writer *sql.DB // one connection, owned by the committer
+	reader *sql.DB // read-only connections
+
+	queue   chan *request
+	quit    chan struct{} // closed by Close: stop taking requests
+	stopped chan struct{} // closed when the committer has exited
+	closeMu sync.Mutex
+	closed  bool
+	cerr    error
+
+	c *committer
+
+	readStmts sync.Map // query text -> *sql.Stmt prepared on the read pool
+}
+
+// Open opens (creating it and its directory if needed) the database file at path, brings
+// its schema up to date and starts the committer.
+func Open(path string) (*DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writer, err := sql.Open("sqlite", dsn(abs, url.Values{
+		"_busy_timeout": {strconv.Itoa(busyTimeoutMS)},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {synchronous}, // FULL: the WAL is synced at every commit, durable on power loss
+		"_foreign_keys": {"1"},
+		"_pragma":       {"temp_store(MEMORY)"}, // statement journals of multi-row statements stay off disk
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+
+	ctx := context.Background()
+	conn, err := writer.Conn(ctx)
+	if err == nil {
+		err = migrate(ctx, conn)
+	}
+	if err == nil {
+		// The database and its WAL may have just been created: make their names durable.
+		err = syncDir(filepath.Dir(abs))
+	}
+	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	reader, err := sql.Open("sqlite", dsn(abs, url.Values{
+		"_busy_timeout": {strconv.Itoa(busyTimeoutMS)},
+		"_query_only":   {"1"},
+	}))
+	if err != nil {
+		conn.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+
+	c, err := newCommitter(ctx, conn)
+	if err != nil {
+		conn.Close()
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db := &DB{
+		path:    abs,
+		writer:  writer,
+		reader:  reader,
+		queue:   make(chan *request, queueSize),
+		quit:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		c:       c,
+	}
+	go db.run()
+	if err := db.prepareReads(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// dsn builds a file: URI, so any path works, with the driver's connection parameters.
+func dsn(abs string, params url.Values) string {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: params.Encode()}
+	return u.String()
+}
+
+// Close stops the committer, failing writes still queued with EUNAVAILABLE, and closes
+// the database. Writes already acknowledged are durable.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	defer db.closeMu.Unlock()
+	if db.closed {
+		return db.cerr
+	}
+	db.closed = true
+	close(db.quit)
+	<-db.stopped
+	errs := []error{db.c.close()}
+	db.readStmts.Range(func(_, s any) bool {
+		errs = append(errs, s.(*sql.Stmt).Close())
+		return true
+	})
+	db.cerr = errors.Join(append(errs, db.reader.Close(), db.writer.Close())...)
+	return db.cerr
+}
+
+// Path is the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
+
+// migrate applies the embedded schema files (schema/NNNN_name.sql) not yet recorded in
+// schema_migrations, each in its own transaction. It refuses a database with a newer
+// schema than this build knows.
+func migrate(ctx context.Context, conn *sql.Conn) error {
+	type migration struct {
+		version int
+		name    string
+	}
+	names, err := fs.Glob(schemaFS, "schema/*.sql")
+	if err != nil {
+		return err
+	}
+	var ms []migration
+	for _, n := range names {
+		base := filepath.Base(n)
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil || v <= 0 {
+			return fmt.Errorf("schema file %s: name must start with a positive version", base)
+		}
+		ms = append(ms, migration{v, n})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	var cur int
+	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	if len(ms) > 0 && cur > ms[len(ms)-1].version {
+		return fmt.Errorf("schema version %d is newer than this build's %d", cur, ms[len(ms)-1].version)
+	}
+	for _, m := range ms {
+		if m.version <= cur {
+			continue
+		}
+		body, err := schemaFS.ReadFile(m.name)
+		if err != nil {
+			return err
+		}
+		if err := applyMigration(ctx, conn, m.version, filepath.Base(m.name), string(body)); err != nil {
+			return fmt.Errorf("schema %s: %w", filepath.Base(m.name), err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, conn *sql.Conn, version int, name, body string) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	// Another process may have applied it since we looked.
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		_, err = conn.ExecContext(ctx, "COMMIT")
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, body); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, version, name); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// readStmt returns the query prepared on the read pool (prepared once, and on each read
+// connection as it first runs it). Never call it inside a read transaction: preparing
+// takes a connection of its own, and with every connection in a transaction waiting for
+// one, the pool would deadlock.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := db.readStmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.reader.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.readStmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+// Read queries with a fixed text, prepared by Open.
+const (
+	qSectionLastSeq = `SELECT last_seq FROM sections WHERE id = ?`
+	qSnapshot       = `SELECT seq, data FROM snapshots WHERE section_id = ?`
+	qJournal        = `SELECT first_seq, last_seq, data FROM journal WHERE section_id = ? AND last_seq > ? ORDER BY first_seq`
+	qJournalCount   = `SELECT count(*) FROM journal WHERE section_id = ?`
+	qVenue          = `SELECT data FROM venues WHERE id = ?`
+	qEvent          = `SELECT data FROM events WHERE id = ?`
+)
+
+func (db *DB) prepareReads(ctx context.Context) error {
+	for _, q := range []string{qSectionLastSeq, qSnapshot, qJournal, qJournalCount, qVenue, qEvent} {
+		if _, err := db.readStmt(ctx, q); err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// stmt returns a read statement prepared by Open (or prepareReads), for use in tx if not nil.
+func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	s, ok := db.readStmts.Load(query)
+	if !ok {
+		panic("sqlite: read query not prepared: " + query)
+	}
+	if tx != nil {
+		return tx.StmtContext(ctx, s.(*sql.Stmt))
+	}
+	return s.(*sql.Stmt)
+}
+
+// unavailable wraps a storage failure: its code is EUNAVAILABLE and errors.Is still
+// finds the cause.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("sqlite: %s: %w: %w", op, ticketview.ErrUnavailable, err)
+}
+
+// errClosed answers requests made after Close.
+var errClosed = fmt.Errorf("sqlite: database closed: %w", ticketview.ErrUnavailable)
+
+// synchronous is the writer's PRAGMA synchronous. Only benchmarks change it, to measure
+// the committer without fsync.
+var synchronous = "FULL"
