@@ -1,0 +1,453 @@
+// Package actors runs the seat engine: one protoactor-go actor per section of an event,
+// which owns that section's state, serializes every command on it and makes every change
+// durable (group commit) before anyone is told it happened.
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/cluster"
+)
+
+// Config wires the engine to its ports.
+type Config struct {
+	Store     ticketview.SectionStore   // journal and snapshots (required)
+	Events    ticketview.EventStore     // required
+	Venues    ticketview.VenueStore     // required
+	Deltas    ticketview.DeltaPublisher // optional: live seat maps
+	Publisher ticketview.EventPublisher // optional: domain events
+	Logger    *zap.Logger               // optional
+	Now       func() time.Time          // optional: the clock
+	// SnapshotEvery is how many journaled events make a new snapshot (default 1000).
+	SnapshotEvery int
+	// StoreTimeout bounds one journal write or activation (default 5s).
+	StoreTimeout time.Duration
+	// RequestTimeout bounds a command when the caller's context has no deadline (default 10s).
+	RequestTimeout time.Duration
+}
+
+// Engine is the seat engine on one node. It implements ticketview.BookingService.
+type Engine struct {
+	cfg    Config
+	system *actor.ActorSystem
+	log    *zap.Logger
+
+	mu       sync.RWMutex
+	sections map[ticketview.SectionID]*actor.PID
+	closed   bool
+
+	ledgers sync.Map       // event id -> *eventLedger
+	writers sync.WaitGroup // journal and snapshot writes under way
+	buildMu sync.Mutex
+
+	metrics struct {
+		activations, commitFailures, commits, committedEvents atomic.Int64
+	}
+}
+
+var _ ticketview.BookingService = (*Engine)(nil)
+
+// NewEngine returns an engine; Start it before use.
+func NewEngine(cfg Config) (*Engine, error) {
+	if cfg.Store == nil || cfg.Events == nil || cfg.Venues == nil {
+		return nil, errors.New("actors: Store, Events and Venues are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = 1000
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 5 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	return &Engine{
+		cfg:      cfg,
+		system:   actor.NewActorSystem(actor.WithLoggerFactory(quietLogger)),
+		log:      cfg.Logger.Named("engine"),
+		sections: map[ticketview.SectionID]*actor.PID{},
+	}, nil
+}
+
+// Start activates the sections of every event, recovering them from the store, and builds
+// each event's per-buyer ledger from them.
+func (e *Engine) Start(ctx context.Context) error {
+	for offset := 0; ; {
+		evs, total, err := e.cfg.Events.ListEvents(ctx, ticketview.EventFilter{Offset: offset, Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if _, err := e.ledgerFor(ctx, ev.ID); err != nil {
+				return err
+			}
+		}
+		offset += len(evs)
+		if len(evs) == 0 || offset >= total {
+			return nil
+		}
+	}
+}
+
+// Close stops every section actor after the commands already sent to it.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	pids := make([]*actor.PID, 0, len(e.sections))
+	for _, pid := range e.sections {
+		pids = append(pids, pid)
+	}
+	e.mu.Unlock()
+	for _, pid := range pids {
+		_ = e.system.Root.PoisonFuture(pid).Wait()
+	}
+	e.writers.Wait() // no write may reach the store after Close
+	e.system.Shutdown()
+	return nil
+}
+
+// Stats are counters for operators.
+type Stats struct {
+	Sections        int   `json:"sections"`
+	Activations     int64 `json:"activations"`
+	Commits         int64 `json:"commits"`          // group commits (journal writes) that succeeded
+	CommittedEvents int64 `json:"committed_events"` // events in them
+	CommitFailures  int64 `json:"commit_failures"`
+}
+
+// Stats reports the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.RLock()
+	n := len(e.sections)
+	e.mu.RUnlock()
+	return Stats{Sections: n, Activations: e.metrics.activations.Load(), Commits: e.metrics.commits.Load(),
+		CommittedEvents: e.metrics.committedEvents.Load(), CommitFailures: e.metrics.commitFailures.Load()}
+}
+
+// now is the clock as the domain sees it: UTC, without a monotonic reading, so times read
+// back from the journal equal the ones handed out.
+func (e *Engine) now() time.Time { return e.cfg.Now().Round(0).UTC() }
+
+// pid returns the section's actor, spawning it (which recovers its state) on first use.
+func (e *Engine) pid(ctx context.Context, id ticketview.SectionID) (*actor.PID, error) {
+	e.mu.RLock()
+	pid, ok := e.sections[id]
+	closed := e.closed
+	e.mu.RUnlock()
+	if ok {
+		return pid, nil
+	} else if closed {
+		return nil, ticketview.Errorf(ticketview.EUNAVAILABLE, "engine is shutting down")
+	}
+	cfg, err := e.sectionConfig(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if pid, ok := e.sections[id]; ok {
+		return pid, nil
+	}
+	if e.closed {
+		return nil, ticketview.Errorf(ticketview.EUNAVAILABLE, "engine is shutting down")
+	}
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &sectionActor{eng: e, id: id, cfg: cfg, log: e.log.With(zap.Stringer("section", id))}
+	})
+	pid, err = e.system.Root.SpawnNamed(props, cluster.Identity(id))
+	if err != nil && !errors.Is(err, actor.ErrNameExists) {
+		return nil, err
+	}
+	e.sections[id] = pid
+	return pid, nil
+}
+
+// forget drops a stopped section actor so the next command activates it anew.
+func (e *Engine) forget(id ticketview.SectionID, pid *actor.PID) {
+	e.mu.Lock()
+	if cur, ok := e.sections[id]; ok && cur.Equal(pid) {
+		delete(e.sections, id)
+	}
+	e.mu.Unlock()
+}
+
+func (e *Engine) sectionConfig(ctx context.Context, id ticketview.SectionID) (ticketview.SectionConfig, error) {
+	ev, err := e.cfg.Events.FindEvent(ctx, id.Event)
+	if err != nil {
+		return ticketview.SectionConfig{}, err
+	}
+	v, err := e.cfg.Venues.FindVenue(ctx, ev.VenueID)
+	if err != nil {
+		return ticketview.SectionConfig{}, err
+	}
+	layout, ok := v.Section(id.Section)
+	if !ok {
+		return ticketview.SectionConfig{}, ticketview.Errorf(ticketview.ENOTFOUND, "event %q has no section %q", id.Event, id.Section)
+	}
+	return ticketview.SectionConfig{ID: id, Layout: layout, Categories: ev.Categories, Currency: ev.Currency}, nil
+}
+
+// call sends a command to the section and waits for its answer.
+func (e *Engine) call(ctx context.Context, id ticketview.SectionID, c *command) (any, error) {
+	pid, err := e.pid(ctx, id)
+	if err != nil {
+		if c.settle != nil {
+			c.settle(nil, err)
+		}
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.RequestTimeout)
+		defer cancel()
+	}
+	c.done = make(chan result, 1)
+	e.system.Root.Send(pid, c)
+	select {
+	case r := <-c.done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ticketview.Errorf(ticketview.EUNAVAILABLE, "section %s did not answer in time", id)
+	}
+}
+
+// published runs after a group commit: it feeds the ports and the buyer ledgers.
+func (e *Engine) published(id ticketview.SectionID, evs []ticketview.SectionEvent, deltas []ticketview.SeatDelta) {
+	if l, ok := e.ledgers.Load(id.Event); ok {
+		led := l.(*eventLedger)
+		for i := range evs {
+			switch evs[i].Type {
+			case ticketview.EvHoldReleased, ticketview.EvHoldExpired, ticketview.EvSaleCancelled:
+				led.giveBack(evs[i].Owner, int(evs[i].Quantity))
+			}
+		}
+	}
+	if e.cfg.Deltas != nil {
+		for _, d := range deltas {
+			e.cfg.Deltas.PublishDelta(d)
+		}
+	}
+	if e.cfg.Publisher != nil {
+		out := make([]ticketview.DomainEvent, len(evs))
+		for i := range evs {
+			out[i] = ticketview.DomainEvent{Section: id, SectionEvent: evs[i]}
+		}
+		e.cfg.Publisher.PublishEvents(out)
+	}
+}
+
+// ---- per-buyer limits ----
+
+type eventLedger struct {
+	mu    sync.Mutex
+	l     *ticketview.BuyerLedger
+	limit int
+}
+
+func (l *eventLedger) reserve(owner string, n int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.l.Reserve(owner, n, l.limit)
+}
+
+func (l *eventLedger) giveBack(owner string, n int) {
+	l.mu.Lock()
+	l.l.Return(owner, n)
+	l.mu.Unlock()
+}
+
+// ledgerFor returns the event's ledger, building it from its sections' counts first.
+func (e *Engine) ledgerFor(ctx context.Context, eventID string) (*eventLedger, error) {
+	if l, ok := e.ledgers.Load(eventID); ok {
+		return l.(*eventLedger), nil
+	}
+	e.buildMu.Lock()
+	defer e.buildMu.Unlock()
+	if l, ok := e.ledgers.Load(eventID); ok {
+		return l.(*eventLedger), nil
+	}
+	ev, err := e.cfg.Events.FindEvent(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	v, err := e.cfg.Venues.FindVenue(ctx, ev.VenueID)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, s := range v.Sections {
+		res, err := e.call(ctx, ticketview.SectionID{Event: eventID, Section: s.ID}, &command{
+			run: func(sec *ticketview.Section, _ time.Time) (any, error) { return sec.OwnerCounts(), nil },
+		})
+		if err != nil {
+			return nil, err
+		}
+		for o, n := range res.(map[string]int) {
+			counts[o] += n
+		}
+	}
+	l := &eventLedger{l: ticketview.NewBuyerLedger(counts), limit: ev.Limit()}
+	e.ledgers.Store(eventID, l)
+	return l, nil
+}
+
+// ---- BookingService ----
+
+// Hold implements ticketview.BookingService: the event's per-buyer limit is reserved
+// first and given back if the section refuses or the request was an idempotent retry.
+func (e *Engine) Hold(ctx context.Context, cmd ticketview.HoldCommand) (ticketview.Hold, error) {
+	if cmd.Owner == "" {
+		return ticketview.Hold{}, ticketview.Errorf(ticketview.EINVALID, "a hold needs an owner")
+	}
+	n := cmd.Quantity
+	if len(cmd.Seats) > 0 {
+		n = len(cmd.Seats)
+	}
+	if n <= 0 || n > ticketview.MaxSeatsPerRequest {
+		return ticketview.Hold{}, ticketview.Errorf(ticketview.EINVALID, "quantity must be between 1 and %d", ticketview.MaxSeatsPerRequest)
+	}
+	led, err := e.ledgerFor(ctx, cmd.Section.Event)
+	if err != nil {
+		return ticketview.Hold{}, err
+	}
+	if err := led.reserve(cmd.Owner, n); err != nil {
+		if cmd.IdemKey == "" {
+			return ticketview.Hold{}, err
+		}
+		// A retry of a hold that was made already must get its first answer, not a
+		// limit error caused by that very hold.
+		v, rerr := e.call(ctx, cmd.Section, &command{run: func(s *ticketview.Section, _ time.Time) (any, error) {
+			if h, ok := s.ReplayHold(cmd.Owner, cmd.IdemKey); ok {
+				return h, nil
+			}
+			return nil, err
+		}})
+		if rerr != nil {
+			return ticketview.Hold{}, rerr
+		}
+		return v.(ticketview.Hold), nil
+	}
+	req := ticketview.HoldRequest{Token: newID("hold_"), Owner: cmd.Owner, IdemKey: cmd.IdemKey, Seats: cmd.Seats,
+		BestAvailable: cmd.BestAvailable, Quantity: cmd.Quantity, Category: cmd.Category,
+		Accessible: cmd.Accessible, AllowSplit: cmd.AllowSplit, TTL: cmd.TTL}
+	v, err := e.call(ctx, cmd.Section, &command{
+		run: func(s *ticketview.Section, now time.Time) (any, error) { return s.Hold(req, now) },
+		settle: func(v any, err error) {
+			if err != nil || v.(ticketview.Hold).Replayed {
+				led.giveBack(cmd.Owner, n)
+			}
+		},
+	})
+	if err != nil {
+		return ticketview.Hold{}, err
+	}
+	return v.(ticketview.Hold), nil
+}
+
+func (e *Engine) Extend(ctx context.Context, id ticketview.SectionID, token, owner, idemKey string, by time.Duration) (ticketview.Hold, error) {
+	v, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return s.Extend(token, owner, idemKey, by, now)
+	}})
+	if err != nil {
+		return ticketview.Hold{}, err
+	}
+	return v.(ticketview.Hold), nil
+}
+
+func (e *Engine) Release(ctx context.Context, id ticketview.SectionID, token, owner, idemKey string) error {
+	_, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return nil, s.Release(token, owner, idemKey, now)
+	}})
+	return err
+}
+
+func (e *Engine) Confirm(ctx context.Context, id ticketview.SectionID, token, owner, paymentRef, idemKey string) (ticketview.Booking, error) {
+	bookingID := newID("bk_")
+	return e.booking(e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return s.Confirm(token, owner, bookingID, paymentRef, idemKey, now)
+	}}))
+}
+
+func (e *Engine) Cancel(ctx context.Context, id ticketview.SectionID, bookingID, owner, idemKey string) (ticketview.Booking, error) {
+	return e.booking(e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return s.Cancel(bookingID, owner, idemKey, now)
+	}}))
+}
+
+func (e *Engine) Block(ctx context.Context, id ticketview.SectionID, seats []string, quantity int, reason string) error {
+	_, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return nil, s.Block(seats, quantity, reason, now)
+	}})
+	return err
+}
+
+func (e *Engine) Unblock(ctx context.Context, id ticketview.SectionID, seats []string, quantity int) error {
+	_, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return nil, s.Unblock(seats, quantity, now)
+	}})
+	return err
+}
+
+func (e *Engine) Availability(ctx context.Context, id ticketview.SectionID, withSeats bool) (ticketview.Availability, error) {
+	v, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return s.Availability(withSeats), nil
+	}})
+	if err != nil {
+		return ticketview.Availability{}, err
+	}
+	return v.(ticketview.Availability), nil
+}
+
+func (e *Engine) FindHold(ctx context.Context, id ticketview.SectionID, token, owner string) (ticketview.Hold, error) {
+	v, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		s.ExpireDue(now) // a hold past its time is expired, not shown as live
+		return s.FindHold(token, owner)
+	}})
+	if err != nil {
+		return ticketview.Hold{}, err
+	}
+	return v.(ticketview.Hold), nil
+}
+
+func (e *Engine) FindBooking(ctx context.Context, id ticketview.SectionID, bookingID, owner string) (ticketview.Booking, error) {
+	return e.booking(e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return s.FindBooking(bookingID, owner)
+	}}))
+}
+
+func (e *Engine) booking(v any, err error) (ticketview.Booking, error) {
+	if err != nil {
+		return ticketview.Booking{}, err
+	}
+	return v.(ticketview.Booking), nil
+}
+
+// quietLogger keeps protoactor's own log to warnings and errors, on standard error.
+func quietLogger(*actor.ActorSystem) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("lib", "protoactor")
+}
+
+// newID returns prefix + 128 random bits in hex: hold tokens are secrets.
+func newID(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,583 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/inmem"
+	"github.com/ticketview/ticketview/persistence/sqlite"
+)
+
+// ---- fixtures ----
+
+const testEvent = "concert"
+
+// testSnapshotEvery is small in tests so that recovery from snapshots is exercised;
+// benchmarks use the default.
+var testSnapshotEvery = 50
+
+func testVenue(gaCapacity int) *ticketview.Venue {
+	return &ticketview.Venue{ID: "hall", Name: "Hall", City: "Pune", Sections: []ticketview.SectionLayout{
+		{ID: "stalls", Name: "Stalls", Kind: ticketview.Seated,
+			Rows: ticketview.GridRows(10, 10, func(int) string { return "General" })},
+		{ID: "circle", Name: "Circle", Kind: ticketview.Seated,
+			Rows: ticketview.GridRows(4, 10, func(int) string { return "VIP" })},
+		{ID: "floor", Name: "Floor", Kind: ticketview.GeneralAdmission, Capacity: gaCapacity, Category: "General"},
+	}}
+}
+
+func testEventFor(limit int) *ticketview.Event {
+	return &ticketview.Event{ID: testEvent, Name: "Concert", VenueID: "hall", Currency: "INR",
+		StartsAt: time.Now().Add(30 * 24 * time.Hour), Status: ticketview.EventOnSale, BuyerLimit: limit,
+		Categories: []ticketview.PriceCategory{{Code: "General", Name: "General", Price: 1000}, {Code: "VIP", Name: "VIP", Price: 5000}}}
+}
+
+type env struct {
+	t    *testing.T
+	path string
+	db   *sqlite.DB
+	eng  *Engine
+	bus  *inmem.Bus
+}
+
+// newEnv opens a fresh store with the test venue and event and starts an engine on it.
+func newEnv(t testing.TB, gaCapacity, limit int) *env {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tv.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := db.CreateVenue(ctx, testVenue(gaCapacity)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateEvent(ctx, testEventFor(limit)); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{path: path, db: db}
+	e.start(t, db)
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) start(t testing.TB, store ticketview.SectionStore) { e.startWith(t, store, nil) }
+
+func (e *env) startWith(t testing.TB, store ticketview.SectionStore, tune func(*Config)) {
+	t.Helper()
+	e.bus = inmem.NewBus()
+	cfg := Config{Store: store, Events: e.db, Venues: e.db, Deltas: e.bus, Publisher: e.bus, SnapshotEvery: testSnapshotEvery}
+	if tune != nil {
+		tune(&cfg)
+	}
+	eng, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.eng = eng
+}
+
+func (e *env) close() {
+	if e.eng != nil {
+		e.eng.Close()
+		e.eng = nil
+	}
+	if e.db != nil {
+		e.db.Close()
+		e.db = nil
+	}
+}
+
+// restart closes the engine and the store and opens both again on the same file.
+func (e *env) restart(t *testing.T) {
+	t.Helper()
+	e.close()
+	db, err := sqlite.Open(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db = db
+	e.start(t, db)
+}
+
+func sid(section string) ticketview.SectionID {
+	return ticketview.SectionID{Event: testEvent, Section: section}
+}
+
+func avail(t testing.TB, eng *Engine, section string) ticketview.Availability {
+	t.Helper()
+	a, err := eng.Availability(context.Background(), sid(section), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// checkFor polls fn until it returns nil or the time is up.
+func checkFor(t testing.TB, total, every time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = fn(); err == nil {
+			return
+		}
+		time.Sleep(every)
+	}
+	t.Fatalf("condition not met after %s: %v", total, err)
+}
+
+func wantCode(t testing.TB, err error, code string) {
+	t.Helper()
+	if got := ticketview.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q (%v), want %q", got, err, code)
+	}
+}
+
+// ---- tests ----
+
+// 1,000 concurrent buyers for 100 seats: exactly 100 win, each seat in one hold only.
+func TestThousandBuyersHundredSeatsExactlyHundredWinners(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cmd  func(buyer int) ticketview.HoldCommand
+	}{
+		{"best-available in a 100-seat section", func(b int) ticketview.HoldCommand {
+			return ticketview.HoldCommand{Section: sid("stalls"), Owner: fmt.Sprint("buyer-", b), BestAvailable: true, Quantity: 1}
+		}},
+		{"explicit seats, everyone wanting the same few", func(b int) ticketview.HoldCommand {
+			// buyers fight over seats in order: buyer b wants seat b%100, then the section is full
+			return ticketview.HoldCommand{Section: sid("stalls"), Owner: fmt.Sprint("buyer-", b),
+				Seats: []string{fmt.Sprintf("%s-%d", string(rune('A'+(b%100)/10)), b%10+1)}}
+		}},
+		{"general admission with 100 places", func(b int) ticketview.HoldCommand {
+			return ticketview.HoldCommand{Section: sid("floor"), Owner: fmt.Sprint("buyer-", b), Quantity: 1}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 100, 0)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var winners []ticketview.Hold
+			var losers atomic.Int64
+			start := make(chan struct{})
+			for b := 0; b < 1000; b++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					h, err := e.eng.Hold(context.Background(), tc.cmd(b))
+					if err != nil {
+						if c := ticketview.ErrorCode(err); c != ticketview.ESEATTAKEN && c != ticketview.ESOLDOUT {
+							t.Errorf("buyer %d: unexpected error %v", b, err)
+						}
+						losers.Add(1)
+						return
+					}
+					mu.Lock()
+					winners = append(winners, h)
+					mu.Unlock()
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if len(winners) != 100 || losers.Load() != 900 {
+				t.Fatalf("winners = %d, losers = %d; want 100 and 900", len(winners), losers.Load())
+			}
+			section := winners[0].Section
+			a := avail(t, e.eng, section)
+			if a.Held != 100 || a.Free != 0 {
+				t.Fatalf("availability held=%d free=%d, want 100 and 0", a.Held, a.Free)
+			}
+			if section == "floor" {
+				return
+			}
+			seen := map[string]string{}
+			for _, h := range winners {
+				for _, it := range h.Items {
+					if other, dup := seen[it.Seat]; dup {
+						t.Fatalf("seat %s in two holds: %s and %s", it.Seat, other, h.Token)
+					}
+					seen[it.Seat] = h.Token
+				}
+			}
+			if len(seen) != 100 {
+				t.Fatalf("%d distinct seats held, want 100", len(seen))
+			}
+			// And the journal agrees: after a restart the same 100 holds are there.
+			e.restart(t)
+			if a := avail(t, e.eng, section); a.Held != 100 {
+				t.Fatalf("after restart held=%d, want 100", a.Held)
+			}
+		})
+	}
+}
+
+// 20 workers, one seat, one winner.
+func TestTwentyWorkersOneSeatOneWinner(t *testing.T) {
+	e := newEnv(t, 10, 0)
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 20; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.eng.Hold(context.Background(), ticketview.HoldCommand{Section: sid("stalls"),
+				Owner: fmt.Sprint("w", w), Seats: []string{"A-5"}})
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, ticketview.ErrSeatTaken) {
+				t.Errorf("worker %d: %v", w, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d winners, want 1", wins.Load())
+	}
+}
+
+// Everything acknowledged survives a restart of the engine and the store; nothing else appears.
+func TestRestartRecoversExactlyWhatWasAcknowledged(t *testing.T) {
+	e := newEnv(t, 50, 0)
+	ctx := context.Background()
+	h1, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1", "A-2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", BestAvailable: true, Quantity: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk, err := e.eng.Confirm(ctx, sid("stalls"), h2.Token, "bob", "pay-1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h3, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "cat", Quantity: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Release(ctx, sid("floor"), h3.Token, "cat", ""); err != nil {
+		t.Fatal(err)
+	}
+	before := avail(t, e.eng, "stalls")
+
+	e.restart(t)
+
+	after := avail(t, e.eng, "stalls")
+	if fmt.Sprint(before.Seats) != fmt.Sprint(after.Seats) || before.Held != 2 || before.Sold != 3 {
+		t.Fatalf("seat map changed across restart or wrong counts: held=%d sold=%d", before.Held, before.Sold)
+	}
+	if got, err := e.eng.FindHold(ctx, sid("stalls"), h1.Token, "ann"); err != nil || !got.ExpiresAt.Equal(h1.ExpiresAt) {
+		t.Fatalf("hold after restart: %+v, %v", got, err)
+	}
+	if got, err := e.eng.FindBooking(ctx, sid("stalls"), bk.ID, "bob"); err != nil || got.Total != bk.Total {
+		t.Fatalf("booking after restart: %+v, %v", got, err)
+	}
+	if a := avail(t, e.eng, "floor"); a.Free != 50 {
+		t.Fatalf("released GA places not free after restart: free=%d", a.Free)
+	}
+	// The ledger is rebuilt too: ann has 2, bob 3.
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "bob", Quantity: 4}); !errors.Is(err, ticketview.ErrLimit) {
+		t.Fatalf("bob over the limit after restart: %v", err)
+	}
+}
+
+// A panicking command restarts the actor, which rebuilds its state from the journal.
+func TestPanicRestartsActorWithAcknowledgedState(t *testing.T) {
+	e := newEnv(t, 10, 0)
+	ctx := context.Background()
+	h, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"B-3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	_, err = e.eng.call(c, sid("stalls"), &command{run: func(*ticketview.Section, time.Time) (any, error) { panic("boom") }})
+	wantCode(t, err, ticketview.EUNAVAILABLE) // the caller times out, nothing else breaks
+	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		_, err := e.eng.FindHold(ctx, sid("stalls"), h.Token, "ann")
+		return err
+	})
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", Seats: []string{"B-3"}}); !errors.Is(err, ticketview.ErrSeatTaken) {
+		t.Fatalf("seat held before the panic was given to another buyer: %v", err)
+	}
+}
+
+// faultyStore is the real store with a switch that makes journal writes fail.
+type faultyStore struct {
+	ticketview.SectionStore
+	fail atomic.Bool
+}
+
+func (f *faultyStore) Append(ctx context.Context, id ticketview.SectionID, epoch uint64, evs []ticketview.SectionEvent) error {
+	if f.fail.Load() {
+		return errors.New("disk on fire")
+	}
+	return f.SectionStore.Append(ctx, id, epoch, evs)
+}
+
+// A failed group commit acknowledges nothing, and the section carries on from the store.
+func TestFailedCommitAcknowledgesNothing(t *testing.T) {
+	e := newEnv(t, 10, 0)
+	e.eng.Close()
+	fs := &faultyStore{SectionStore: e.db}
+	e.start(t, fs)
+	ctx := context.Background()
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail.Store(true)
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: fmt.Sprint("b", i), Seats: []string{fmt.Sprintf("C-%d", i+1)}})
+			wantCode(t, err, ticketview.EUNAVAILABLE)
+		}()
+	}
+	wg.Wait()
+	fs.fail.Store(false)
+	a := avail(t, e.eng, "stalls")
+	if a.Held != 1 {
+		t.Fatalf("held = %d after failed commits, want only the 1 acknowledged", a.Held)
+	}
+	// The seats of the failed holds are free for others, and the ledger gave them back.
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "b1", Seats: []string{"C-2", "C-3", "C-4", "C-5", "C-6", "C-7"}}); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	if e.eng.Stats().CommitFailures == 0 {
+		t.Fatal("commit failures not counted")
+	}
+}
+
+// A section activated elsewhere fences this one off: its writes are refused and it stops.
+func TestStaleActivationIsFencedOff(t *testing.T) {
+	e := newEnv(t, 10, 0)
+	ctx := context.Background()
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewEngine(Config{Store: e.db, Events: e.db, Venues: e.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", Seats: []string{"A-2"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The first engine still thinks it owns the section: its write must be refused.
+	_, err = e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "cat", Seats: []string{"A-2"}})
+	wantCode(t, err, ticketview.EUNAVAILABLE)
+	a := avail(t, other, "stalls")
+	if a.Held != 2 {
+		t.Fatalf("newer activation sees held=%d, want 2 (ann, bob)", a.Held)
+	}
+}
+
+// Holds expire by themselves: seats come back and the buyer's allowance too.
+func TestHoldsExpireByThemselves(t *testing.T) {
+	e := newEnv(t, 10, 2)
+	ctx := context.Background()
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1", "A-2"}, TTL: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "ann", Quantity: 1}); !errors.Is(err, ticketview.ErrLimit) {
+		t.Fatalf("third seat for a buyer limited to 2: %v", err)
+	}
+	sub := e.bus.SubscribeDeltas(16)
+	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+		if a := avail(t, e.eng, "stalls"); a.Held != 0 {
+			return fmt.Errorf("still %d held", a.Held)
+		}
+		return nil
+	})
+	select {
+	case d := <-sub.C:
+		if d.Status != ticketview.SeatFree || len(d.Seats) != 2 {
+			t.Fatalf("expiry delta = %+v", d)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no delta for the expiry")
+	}
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "ann", Quantity: 2}); err != nil {
+		t.Fatalf("allowance not returned after expiry: %v", err)
+	}
+}
+
+// The per-buyer limit holds across the sections of an event.
+func TestBuyerLimitAcrossSections(t *testing.T) {
+	e := newEnv(t, 100, 0) // default limit: 6
+	ctx := context.Background()
+	h, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", BestAvailable: true, Quantity: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "ann", Quantity: 3})
+	wantCode(t, err, ticketview.ELIMIT)
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("circle"), Owner: "ann", BestAvailable: true, Quantity: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.Release(ctx, sid("stalls"), h.Token, "ann", ""); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		_, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "ann", Quantity: 3})
+		return err
+	})
+	// A refused hold gives its reservation back: a seat conflict does not eat the allowance.
+	_, err = e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", Seats: []string{"Z-1"}})
+	wantCode(t, err, ticketview.ENOTFOUND)
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "bob", Quantity: 6}); err != nil {
+		t.Fatalf("failed request ate bob's allowance: %v", err)
+	}
+}
+
+// An idempotent retry returns the first hold and takes no second share of the allowance.
+func TestIdempotentHoldRetry(t *testing.T) {
+	e := newEnv(t, 100, 0)
+	ctx := context.Background()
+	cmd := ticketview.HoldCommand{Section: sid("floor"), Owner: "ann", Quantity: 4, IdemKey: "k1"}
+	h1, err := e.eng.Hold(ctx, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := e.eng.Hold(ctx, cmd)
+	if err != nil || h2.Token != h1.Token || !h2.Replayed {
+		t.Fatalf("retry = %+v, %v; want the first hold %s", h2, err, h1.Token)
+	}
+	if a := avail(t, e.eng, "floor"); a.Held != 4 {
+		t.Fatalf("held = %d, want 4", a.Held)
+	}
+	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "ann", Quantity: 2}); err != nil {
+		t.Fatalf("retry consumed allowance: %v", err)
+	}
+}
+
+// Deltas and domain events arrive after the change is durable, in order, once each.
+func TestDeltasAndEventsInOrder(t *testing.T) {
+	e := newEnv(t, 10, 0)
+	deltas := e.bus.SubscribeDeltas(1024)
+	events := e.bus.SubscribeEvents(1024)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: fmt.Sprint("b", i), BestAvailable: true, Quantity: 1})
+			if err == nil && i%2 == 0 {
+				_ = e.eng.Release(ctx, sid("stalls"), h.Token, h.Owner, "")
+			}
+		}()
+	}
+	wg.Wait()
+	a := avail(t, e.eng, "stalls")
+	var seqs []uint64
+	state := map[string]ticketview.SeatStatus{}
+	for len(seqs) < int(a.Seq) {
+		select {
+		case d := <-deltas.C:
+			seqs = append(seqs, d.Seq)
+			for _, s := range d.Seats {
+				state[s] = d.Status
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("got %d deltas, want %d", len(seqs), a.Seq)
+		}
+	}
+	if !sort.SliceIsSorted(seqs, func(i, j int) bool { return seqs[i] < seqs[j] }) || seqs[0] != 1 {
+		t.Fatalf("deltas out of order: %v", seqs)
+	}
+	for _, s := range a.Seats {
+		if st, ok := state[s.Label]; ok && st != s.Status || !ok && s.Status != ticketview.SeatFree {
+			t.Fatalf("seat %s: deltas say %v, map says %v", s.Label, st, s.Status)
+		}
+	}
+	var last uint64
+	for n := 0; n < int(a.Seq); n++ {
+		ev := <-events.C
+		if ev.Seq != last+1 || ev.Section != sid("stalls") {
+			t.Fatalf("event %d after %d", ev.Seq, last)
+		}
+		last = ev.Seq
+	}
+}
+
+// Snapshots are taken as the journal grows, and recovery from snapshot + tail is exact.
+func TestRecoveryFromSnapshotAndJournal(t *testing.T) {
+	e := newEnv(t, 1000, 1000) // SnapshotEvery is 50 in tests
+	ctx := context.Background()
+	for i := 0; i < 173; i++ {
+		h, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: fmt.Sprint("b", i%7), Quantity: 1 + i%3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%4 == 0 {
+			if _, err := e.eng.Confirm(ctx, sid("floor"), h.Token, h.Owner, "p", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := avail(t, e.eng, "floor")
+	e.restart(t)
+	after := avail(t, e.eng, "floor")
+	if before.Seq != after.Seq || before.Held != after.Held || before.Sold != after.Sold || before.Held == 0 || before.Sold == 0 {
+		t.Fatalf("before %+v\nafter %+v", before, after)
+	}
+}
+
+// slowStore is the real store with journal writes made slow.
+type slowStore struct {
+	ticketview.SectionStore
+	delay time.Duration
+}
+
+func (s *slowStore) Append(ctx context.Context, id ticketview.SectionID, epoch uint64, evs []ticketview.SectionEvent) error {
+	time.Sleep(s.delay)
+	return s.SectionStore.Append(ctx, id, epoch, evs)
+}
+
+// A read that arrives while a write is under way is answered when the write ends, even
+// if nothing else is written after it.
+func TestReadDuringWriteIsAnsweredWhenWriteEnds(t *testing.T) {
+	e := newEnv(t, 10, 0)
+	e.eng.Close()
+	e.start(t, &slowStore{SectionStore: e.db, delay: 200 * time.Millisecond})
+	pid, err := e.eng.pid(context.Background(), sid("stalls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := &command{done: make(chan result, 1), run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return s.Hold(ticketview.HoldRequest{Token: "t1", Owner: "ann", Seats: []string{"A-1"}}, now)
+	}}
+	read := &command{done: make(chan result, 1), run: func(s *ticketview.Section, now time.Time) (any, error) {
+		return s.Availability(false), nil
+	}}
+	// Mailbox order: the read is handled while the hold's write is under way.
+	e.eng.system.Root.Send(pid, hold)
+	e.eng.system.Root.Send(pid, read)
+	select {
+	case r := <-read.done:
+		if r.err != nil || r.v.(ticketview.Availability).Held != 1 {
+			t.Fatalf("read = %+v, %v; want held=1", r.v, r.err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("read during a write was never answered")
+	}
+	if r := <-hold.done; r.err != nil {
+		t.Fatal(r.err)
+	}
+}

@@ -1,0 +1,367 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	ticketview "github.com/ticketview/ticketview"
+)
+
+// command is a request to a section actor. run is called inside the actor with the
+// section; its result is sent on done once every event the command produced (and every
+// event produced before it) is durable. Errors are sent at once: they changed nothing.
+type command struct {
+	run  func(s *ticketview.Section, now time.Time) (any, error)
+	done chan result
+	// settle, when set, is called with the final outcome inside the actor's flow (never
+	// lost to a caller's timeout): the engine uses it to return per-buyer reservations.
+	settle func(v any, err error)
+}
+
+type result struct {
+	v   any
+	err error
+}
+
+func (c *command) reply(v any, err error) {
+	if c.settle != nil {
+		c.settle(v, err)
+	}
+	c.done <- result{v, err} // buffered: never blocks
+}
+
+// flushed tells the actor how a group commit ended.
+type flushed struct {
+	gen     *sectionActor
+	inc     uint64
+	done    bool
+	err     error
+	events  []ticketview.SectionEvent
+	waiters []*command
+	replies []result
+	deltas  []ticketview.SeatDelta
+}
+
+type tick struct{ gen *sectionActor }
+
+// sectionActor owns one section. It applies commands to the in-memory section at once and
+// answers them after a group commit: while one journal write is in flight, new commands
+// are applied and their events collected; when the write ends, the collected events go
+// out as the next single write. One write is in flight per section at a time, and the
+// store merges writes of different sections.
+type sectionActor struct {
+	eng   *Engine
+	id    ticketview.SectionID
+	cfg   ticketview.SectionConfig
+	sec   *ticketview.Section
+	epoch uint64
+	log   *zap.Logger
+
+	pending        []ticketview.SectionEvent
+	pendingWaiters []*command
+	pendingReplies []result
+	pendingDeltas  []ticketview.SeatDelta
+	inflight       []*flushed // journal writes under way, oldest first
+	incarnation    uint64     // bumped when the state is rebuilt: older writes are stale
+	sinceSnapshot  int
+	snapshotting   atomic.Bool // a snapshot write is under way
+	fenced         bool
+
+	timer   *time.Timer
+	timerAt time.Time
+}
+
+func (a *sectionActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.load(ctx)
+	case *command:
+		a.handle(ctx, m)
+	case *flushed:
+		a.flushed(ctx, m)
+
+	case *tick:
+		if m.gen == a && a.ensureLoaded(ctx) == nil {
+			a.timerAt = time.Time{}
+			a.sec.ExpireDue(a.eng.now())
+			a.collect(nil, result{})
+			a.afterChange(ctx)
+		}
+	case *actor.Stopping, *actor.Restarting:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	}
+}
+
+// load activates the section: a new epoch fences off any older activation, and the state
+// is rebuilt from the latest snapshot and the journal. Holds that expired meanwhile are
+// released (and that release journaled) before anything else happens.
+func (a *sectionActor) load(ctx actor.Context) error {
+	c, cancel := context.WithTimeout(context.Background(), a.eng.cfg.StoreTimeout)
+	defer cancel()
+	epoch, snap, events, err := a.eng.cfg.Store.Activate(c, a.id)
+	if err != nil {
+		a.sec = nil
+		a.log.Warn("section activation failed", zap.Error(err))
+		return unavailable(err)
+	}
+	sec, err := ticketview.NewSection(a.cfg)
+	if err == nil && snap != nil {
+		err = sec.Restore(snap)
+	}
+	for i := 0; err == nil && i < len(events); i++ {
+		err = sec.Replay(events[i])
+	}
+	if err != nil {
+		a.sec = nil
+		a.log.Error("section recovery failed", zap.Error(err))
+		return err
+	}
+	a.sec, a.epoch, a.sinceSnapshot = sec, epoch, len(events)
+	a.eng.metrics.activations.Add(1)
+	a.sec.ExpireDue(a.eng.now())
+	a.collect(nil, result{})
+	a.afterChange(ctx)
+	return nil
+}
+
+func (a *sectionActor) ensureLoaded(ctx actor.Context) error {
+	if a.fenced {
+		return ticketview.ErrFenced
+	}
+	if a.sec != nil {
+		return nil
+	}
+	return a.load(ctx)
+}
+
+func (a *sectionActor) handle(ctx actor.Context, c *command) {
+	if err := a.ensureLoaded(ctx); err != nil {
+		c.reply(nil, err)
+		return
+	}
+	v, err := c.run(a.sec, a.eng.now())
+	if err != nil {
+		// The command changed nothing, but the expiries it triggered first are real.
+		a.collect(nil, result{})
+		c.reply(nil, err)
+	} else {
+		a.collect(c, result{v: v})
+	}
+	a.afterChange(ctx)
+}
+
+// collect takes the section's new events into the next group commit, with the seat deltas
+// they make (built now, while the state is exactly after them), and queues the command's
+// answer behind them. A command that changed nothing is answered at once unless earlier
+// changes are still on their way to the journal.
+func (a *sectionActor) collect(c *command, r result) {
+	evs := a.sec.TakeEvents()
+	if len(evs) > 0 {
+		a.pending = append(a.pending, evs...)
+		a.pendingDeltas = a.appendDeltas(a.pendingDeltas, evs)
+	}
+	if c == nil {
+		return
+	}
+	if len(a.pending) == 0 && len(a.inflight) == 0 {
+		c.reply(r.v, r.err)
+		return
+	}
+	a.pendingWaiters = append(a.pendingWaiters, c)
+	a.pendingReplies = append(a.pendingReplies, r)
+}
+
+func (a *sectionActor) afterChange(ctx actor.Context) {
+	a.maybeFlush(ctx)
+	a.schedule(ctx)
+}
+
+// maxInflight is how many journal writes of one section may be under way at once. One:
+// a second would keep the store busy between commits, but SectionStore.Append is
+// synchronous, so two writer goroutines could reach the store out of order (the store
+// then rightly refuses the later one as a gap). Pipelining needs an ordered asynchronous
+// append in the port; until then writes of a section take turns, and the store merges
+// the writes of different sections.
+const maxInflight = 1
+
+func (a *sectionActor) maybeFlush(ctx actor.Context) {
+	if len(a.inflight) >= maxInflight {
+		return
+	}
+	if len(a.pending) == 0 {
+		if len(a.inflight) == 0 {
+			// Commands that changed nothing waited only for earlier writes, which are done.
+			for i, c := range a.pendingWaiters {
+				c.reply(a.pendingReplies[i].v, a.pendingReplies[i].err)
+			}
+			a.pendingWaiters, a.pendingReplies = nil, nil
+		}
+		return
+	}
+	f := &flushed{gen: a, inc: a.incarnation, events: a.pending, waiters: a.pendingWaiters, replies: a.pendingReplies, deltas: a.pendingDeltas}
+	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas = nil, nil, nil, nil
+	a.inflight = append(a.inflight, f)
+	a.sinceSnapshot += len(f.events)
+	var snap *ticketview.SectionSnapshot
+	// Snapshot when the journal since the last one is as long as the state is large (and
+	// at least SnapshotEvery events): a snapshot then costs O(1) per event, amortized, and
+	// recovery replays at most about as many events as the state has entries.
+	if a.sinceSnapshot >= max(a.eng.cfg.SnapshotEvery, a.sec.Size()) && !a.snapshotting.Load() {
+		snap = a.sec.Snapshot(a.eng.now()) // the state right after f.events
+		a.sinceSnapshot = 0
+		a.snapshotting.Store(true)
+	}
+	store, id, epoch, timeout := a.eng.cfg.Store, a.id, a.epoch, a.eng.cfg.StoreTimeout
+	self, root, log, busy := ctx.Self(), a.eng.system.Root, a.log, &a.snapshotting
+	a.eng.writers.Add(1)
+	go func() {
+		defer a.eng.writers.Done()
+		c, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		f.err = store.Append(c, id, epoch, f.events)
+		root.Send(self, f)
+		if snap == nil {
+			return
+		}
+		defer busy.Store(false)
+		if f.err == nil {
+			// Off the commit path: the next group commit need not wait for it.
+			if err := store.SaveSnapshot(c, id, epoch, snap); err != nil {
+				log.Warn("snapshot not saved; the journal still has everything", zap.Error(err))
+			}
+		}
+	}()
+}
+
+// answer tells a write's callers how it ended and, if it committed, the world.
+func (a *sectionActor) answer(f *flushed) {
+	if f.err != nil {
+		err := unavailable(f.err)
+		for _, c := range f.waiters {
+			c.reply(nil, err)
+		}
+		return
+	}
+	a.eng.metrics.commits.Add(1)
+	a.eng.metrics.committedEvents.Add(int64(len(f.events)))
+	for i, c := range f.waiters {
+		c.reply(f.replies[i].v, f.replies[i].err)
+	}
+	a.eng.published(a.id, f.events, f.deltas)
+}
+
+func (a *sectionActor) flushed(ctx actor.Context, f *flushed) {
+	if f.gen != a || f.inc != a.incarnation {
+		// A write this actor gave up on (after a failure or a panic): its outcome is still
+		// true for its callers, but the state has been rebuilt from the store already.
+		a.answer(f)
+		return
+	}
+	f.done = true
+	// Writes end in order in the store; answer them in order too.
+	for len(a.inflight) > 0 && a.inflight[0].done {
+		g := a.inflight[0]
+		a.inflight = a.inflight[1:]
+		a.answer(g)
+		if g.err != nil {
+			a.failed(ctx, g.err)
+			return
+		}
+	}
+	a.maybeFlush(ctx)
+}
+
+// failed handles a write that did not commit: nothing of it, nor of what was applied after
+// it, is acknowledged. The in-memory state is thrown away and rebuilt from the store.
+func (a *sectionActor) failed(ctx actor.Context, cause error) {
+	a.eng.metrics.commitFailures.Add(1)
+	a.incarnation++ // writes still under way are answered when they end, as stale ones
+	a.inflight = nil
+	err := unavailable(cause)
+	for _, c := range a.pendingWaiters {
+		c.reply(nil, err)
+	}
+	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas = nil, nil, nil, nil
+	a.sec = nil
+	if errors.Is(cause, ticketview.ErrFenced) {
+		// A newer activation owns the section: this one must serve nothing more.
+		a.fenced = true
+		a.log.Warn("section fenced off by a newer activation; stopping")
+		a.eng.forget(a.id, ctx.Self())
+		ctx.Stop(ctx.Self())
+		return
+	}
+	a.log.Warn("group commit failed; reloading section", zap.Error(cause))
+	_ = a.load(ctx) // on failure the next command retries
+}
+
+// schedule arms the expiry timer for the next hold expiry.
+func (a *sectionActor) schedule(ctx actor.Context) {
+	if a.sec == nil {
+		return
+	}
+	next, ok := a.sec.NextExpiry()
+	if !ok || (!a.timerAt.IsZero() && !next.Before(a.timerAt)) {
+		return
+	}
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.timerAt = next
+	d := next.Sub(a.eng.now()) + time.Millisecond
+	self, root, msg := ctx.Self(), a.eng.system.Root, &tick{gen: a}
+	a.timer = time.AfterFunc(d, func() { root.Send(self, msg) })
+}
+
+func (a *sectionActor) appendDeltas(out []ticketview.SeatDelta, evs []ticketview.SectionEvent) []ticketview.SeatDelta {
+	if a.eng.cfg.Deltas == nil {
+		return out
+	}
+	for i := range evs {
+		e := &evs[i]
+		st, ok := deltaStatus(e.Type)
+		if !ok {
+			continue
+		}
+		d := ticketview.SeatDelta{Section: a.id, Seq: e.Seq, Status: st}
+		if a.sec.IsGA() {
+			d.GAFree = a.sec.Availability(false).Free
+		} else {
+			d.Seats = make([]string, len(e.Seats))
+			for j, s := range e.Seats {
+				d.Seats[j] = a.sec.SeatLabel(s)
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func deltaStatus(t ticketview.SectionEventType) (ticketview.SeatStatus, bool) {
+	switch t {
+	case ticketview.EvHoldPlaced:
+		return ticketview.SeatHeld, true
+	case ticketview.EvHoldReleased, ticketview.EvHoldExpired, ticketview.EvSaleCancelled, ticketview.EvSeatsUnblocked:
+		return ticketview.SeatFree, true
+	case ticketview.EvHoldConfirmed:
+		return ticketview.SeatSold, true
+	case ticketview.EvSeatsBlocked:
+		return ticketview.SeatBlocked, true
+	}
+	return 0, false
+}
+
+func unavailable(err error) error {
+	var e *ticketview.Error
+	if errors.As(err, &e) && e.Code == ticketview.EUNAVAILABLE {
+		return e
+	}
+	return ticketview.Errorf(ticketview.EUNAVAILABLE, "storage unavailable, try again: %v", err)
+}
