@@ -1,0 +1,4 @@
+package api
+
+// DecodeHoldRequest exposes the hold-request decoder to the fuzz target.
+var DecodeHoldRequest = decodeHoldRequest

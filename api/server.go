@@ -1,0 +1,157 @@
+// Package api is TicketView's public HTTP API: a JSON interface over the booking engine
+// (ticketview.BookingService) and the catalog (events and venues).
+//
+// Every route lives under /api/v1, except /healthz. Every error, whatever its source (the
+// engine, a malformed request, an unknown route, a body over the limit, a panic), has one
+// shape:
+//
+//	{"error": {"code": "seat_unavailable", "message": "seat A-1 is held"}}
+//
+// The codes are the domain's (ticketview.E*); the status codes are given by statusOf.
+//
+// Routes (S = /api/v1/events/:event/sections/:section):
+//
+//	GET    /healthz                                  {"status":"ok"}
+//	GET    /api/v1/events?status&q&from&to&offset&limit  EventList
+//	GET    /api/v1/events/:event                     EventDetails
+//	GET    S?seats=true                              ticketview.Availability
+//	POST   S/holds                                   201 ticketview.Hold      (buyer)
+//	GET    S/holds/:token                            ticketview.Hold          (buyer)
+//	POST   S/holds/:token/extend                     ticketview.Hold          (buyer)
+//	DELETE S/holds/:token                            204                      (buyer)
+//	POST   S/holds/:token/confirm                    201 ticketview.Booking   (buyer)
+//	GET    S/bookings/:booking                       ticketview.Booking       (buyer)
+//	POST   S/bookings/:booking/cancel                ticketview.Booking       (buyer)
+//	POST   /api/v1/admin/events/:event/sections/:section/block     ticketview.Availability (admin)
+//	POST   /api/v1/admin/events/:event/sections/:section/unblock   ticketview.Availability (admin)
+//	GET    /api/v1/admin/events/:event/sections/:section/bookings/:booking          (admin)
+//	POST   /api/v1/admin/events/:event/sections/:section/bookings/:booking/cancel   (admin)
+//
+// Buyer routes need the X-Buyer-ID header (401 without it); admin routes need
+// "Authorization: Bearer <AdminToken>" (401 without it, 403 when wrong or when the admin
+// API is disabled). Mutations take an optional Idempotency-Key header; a response that
+// repeats the first result of a key carries "Idempotent-Replayed: true".
+package api
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"go.uber.org/zap"
+
+	ticketview "github.com/ticketview/ticketview"
+)
+
+// Limits of the API.
+const (
+	// BodyLimit is the largest request body accepted; a larger one is answered 413.
+	BodyLimit = 64 << 10
+	// RequestTimeout bounds the time one request may spend in the engine and the stores.
+	RequestTimeout = 15 * time.Second
+
+	maxBuyerIDLen = 128
+	maxIdemKeyLen = 128
+	maxRefLen     = 256
+	maxListLimit  = 100
+	defaultLimit  = 20
+)
+
+// Config is what the server needs.
+type Config struct {
+	Bookings ticketview.BookingService
+	Events   ticketview.EventStore
+	Venues   ticketview.VenueStore
+	Logger   *zap.Logger
+	// AdminToken guards /api/v1/admin with "Authorization: Bearer <AdminToken>". When it is
+	// empty the admin API is disabled (every admin route answers 403).
+	AdminToken string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Server serves the API.
+type Server struct {
+	cfg Config
+	log *zap.Logger
+	now func() time.Time
+	app *fiber.App
+
+	venues sync.Map // venue id -> *ticketview.Venue; venues never change once created
+}
+
+// NewServer builds the server and its routes.
+func NewServer(cfg Config) *Server {
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "ticketview",
+		BodyLimit:             BodyLimit,
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		// Values from the request (params, headers) outlive the handler: they go into the
+		// engine's state (a hold's owner). Immutable makes fiber copy them.
+		Immutable:    true,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+	})
+	s.routes()
+	return s
+}
+
+// App is the fiber application, for tests and for mounting.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve serves HTTP on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight, until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.requestID, s.accessLog, recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, e any) {
+			s.log.Error("panic in handler", zap.Any("panic", e), zap.String("request_id", requestIDOf(c)),
+				zap.String("method", c.Method()), zap.String("path", c.Path()), zap.StackSkip("stack", 3))
+		},
+	}))
+
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+
+	v1 := app.Group("/api/v1")
+	v1.Get("/events", s.listEvents)
+	v1.Get("/events/:event", s.getEvent)
+
+	v1.Get("/events/:event/sections/:section", s.getSection)
+	sec := v1.Group("/events/:event/sections/:section")
+	sec.Post("/holds", s.buyer, s.createHold)
+	sec.Get("/holds/:token", s.buyer, s.getHold)
+	sec.Post("/holds/:token/extend", s.buyer, s.extendHold)
+	sec.Post("/holds/:token/confirm", s.buyer, s.confirmHold)
+	sec.Delete("/holds/:token", s.buyer, s.releaseHold)
+	sec.Get("/bookings/:booking", s.buyer, s.getBooking)
+	sec.Post("/bookings/:booking/cancel", s.buyer, s.cancelBooking)
+
+	adm := v1.Group("/admin", s.admin)
+	asec := adm.Group("/events/:event/sections/:section")
+	asec.Post("/block", s.block)
+	asec.Post("/unblock", s.unblock)
+	asec.Get("/bookings/:booking", s.adminGetBooking)
+	asec.Post("/bookings/:booking/cancel", s.adminCancelBooking)
+
+	// Anything else: the JSON 404.
+	app.Use(func(c *fiber.Ctx) error {
+		return ticketview.Errorf(ticketview.ENOTFOUND, "no route %s %s", c.Method(), c.Path())
+	})
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/ticketview/ticketview/demo"
+)
+
+func clearEnv(t *testing.T) {
+	for _, k := range []string{"TICKETVIEW_DATA", "TICKETVIEW_HTTP", "TICKETVIEW_ADMIN_TOKEN", "TICKETVIEW_SEED"} {
+		t.Setenv(k, "")
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	clearEnv(t)
+	m := NewMain()
+	if err := m.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.DataDir != "./data" || m.HTTP != ":8080" || m.AdminToken != "" || !m.Seed {
+		t.Fatalf("defaults: %+v", m)
+	}
+
+	t.Setenv("TICKETVIEW_DATA", "/var/lib/tv")
+	t.Setenv("TICKETVIEW_HTTP", ":9090")
+	t.Setenv("TICKETVIEW_ADMIN_TOKEN", "from-env")
+	t.Setenv("TICKETVIEW_SEED", "false")
+	m = NewMain()
+	if err := m.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.DataDir != "/var/lib/tv" || m.HTTP != ":9090" || m.AdminToken != "from-env" || m.Seed {
+		t.Fatalf("from the environment: %+v", m)
+	}
+
+	m = NewMain()
+	if err := m.ParseFlags([]string{"-data", "d", "-http", "127.0.0.1:0", "-admin-token", "flag", "-seed=true"}); err != nil {
+		t.Fatal(err)
+	}
+	if m.DataDir != "d" || m.HTTP != "127.0.0.1:0" || m.AdminToken != "flag" || !m.Seed {
+		t.Fatalf("flags over the environment: %+v", m)
+	}
+
+	for _, args := range [][]string{{"extra"}, {"-nope"}, {"-data", ""}} {
+		if err := NewMain().ParseFlags(args); err == nil {
+			t.Errorf("ParseFlags(%q) accepted", args)
+		}
+	}
+	t.Setenv("TICKETVIEW_SEED", "maybe")
+	if err := NewMain().ParseFlags(nil); err == nil {
+		t.Error("TICKETVIEW_SEED=maybe accepted")
+	}
+}
+
+// TestMainInProcess runs the node in this process on port 0.
+func TestMainInProcess(t *testing.T) {
+	clearEnv(t)
+	data := t.TempDir()
+	m := NewMain()
+	if err := m.ParseFlags([]string{"-data", data, "-http", "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	if m.HTTPAddr() == "" || m.HTTPAddr() == "127.0.0.1:0" {
+		t.Fatalf("HTTPAddr %q", m.HTTPAddr())
+	}
+	c := newClient(t, m.HTTPAddr())
+	checkFor(t, 10*time.Second, c.healthy)
+
+	var list struct {
+		Events []struct{ ID string } `json:"events"`
+		Total  int                   `json:"total"`
+	}
+	c.do("GET", "/api/v1/events", "", nil, http.StatusOK, &list)
+	if list.Total != 1 || list.Events[0].ID != demo.EventID {
+		t.Fatalf("events %+v", list)
+	}
+	// No admin token: the admin API is off.
+	c.fails("POST", "/api/v1/admin/events/"+demo.EventID+"/sections/"+demo.FloorVIP+"/block", "",
+		map[string]any{"seats": []string{"A-1"}}, http.StatusForbidden, "forbidden")
+	if _, err := os.Stat(filepath.Join(data, DBFile)); err != nil {
+		t.Fatalf("database file: %v", err)
+	}
+
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := <-m.Served(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, _, err := c.try("GET", "/healthz", "", nil); err == nil {
+		t.Fatal("still serving after Close")
+	}
+}
+
+// TestMainRunFailsCleanly: a port in use makes Run fail, and leaves nothing running.
+func TestMainRunFailsCleanly(t *testing.T) {
+	clearEnv(t)
+	first := NewMain()
+	if err := first.ParseFlags([]string{"-data", t.TempDir(), "-http", "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	first.Logger = zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
+	if err := first.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+
+	second := NewMain()
+	if err := second.ParseFlags([]string{"-data", t.TempDir(), "-http", first.HTTPAddr(), "-seed=false"}); err != nil {
+		t.Fatal(err)
+	}
+	second.Logger = zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
+	if err := second.Run(context.Background()); err == nil {
+		t.Fatal("Run on a port in use succeeded")
+	}
+	if err := second.Close(); err != nil {
+		t.Fatalf("Close after a failed Run: %v", err)
+	}
+}
