@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/persistence/sqlite"
 )
 
 // BenchmarkDurableHold measures holds through the section actor with durability on: every
@@ -28,6 +30,38 @@ func BenchmarkDurableHold(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkDurableHoldSections is the same load spread over the 8 general-admission
+// sections of one event, as a flash sale spreads over a venue.
+func BenchmarkDurableHoldSections(b *testing.B) {
+	testSnapshotEvery = 0
+	defer func() { testSnapshotEvery = 50 }()
+	path := filepath.Join(b.TempDir(), "tv.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := &ticketview.Venue{ID: "arena", Name: "Arena"}
+	for i := 0; i < 8; i++ {
+		v.Sections = append(v.Sections, ticketview.SectionLayout{ID: fmt.Sprint("ga", i), Name: "GA",
+			Kind: ticketview.GeneralAdmission, Capacity: 1 << 30, Category: "General"})
+	}
+	ev := testEventFor(1 << 20)
+	ev.VenueID = "arena"
+	ctx := context.Background()
+	if err := db.CreateVenue(ctx, v); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.CreateEvent(ctx, ev); err != nil {
+		b.Fatal(err)
+	}
+	e := &env{path: path, db: db}
+	e.startWith(b, db, func(c *Config) { c.SnapshotEvery = 0 })
+	b.Cleanup(e.close)
+	benchHolds(b, e.eng, 64, func(i int) ticketview.HoldCommand {
+		return ticketview.HoldCommand{Section: sid(fmt.Sprint("ga", i%8)), Owner: "buyer-" + strconv.Itoa(i), Quantity: 1}
+	})
 }
 
 func benchHolds(b *testing.B, eng *Engine, callers int, cmd func(i int) ticketview.HoldCommand) {
