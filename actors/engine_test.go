@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ticketview/ticketview/internal/testutil"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -122,20 +123,6 @@ func avail(t testing.TB, eng *Engine, section string) ticketview.Availability {
 		t.Fatal(err)
 	}
 	return a
-}
-
-// checkFor polls fn until it returns nil or the time is up.
-func checkFor(t testing.TB, total, every time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = fn(); err == nil {
-			return
-		}
-		time.Sleep(every)
-	}
-	t.Fatalf("condition not met after %s: %v", total, err)
 }
 
 func wantCode(t testing.TB, err error, code string) {
@@ -306,7 +293,7 @@ func TestPanicRestartsActorWithAcknowledgedState(t *testing.T) {
 	defer cancel()
 	_, err = e.eng.call(c, sid("stalls"), &command{run: func(*ticketview.Section, time.Time) (any, error) { panic("boom") }})
 	wantCode(t, err, ticketview.EUNAVAILABLE) // the caller times out, nothing else breaks
-	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		_, err := e.eng.FindHold(ctx, sid("stalls"), h.Token, "ann")
 		return err
 	})
@@ -398,7 +385,7 @@ func TestHoldsExpireByThemselves(t *testing.T) {
 		t.Fatalf("third seat for a buyer limited to 2: %v", err)
 	}
 	sub := e.bus.SubscribeDeltas(16)
-	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if a := avail(t, e.eng, "stalls"); a.Held != 0 {
 			return fmt.Errorf("still %d held", a.Held)
 		}
@@ -433,7 +420,7 @@ func TestBuyerLimitAcrossSections(t *testing.T) {
 	if err := e.eng.Release(ctx, sid("stalls"), h.Token, "ann", ""); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 2*time.Second, func() error {
 		_, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "ann", Quantity: 3})
 		return err
 	})

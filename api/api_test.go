@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ticketview/ticketview/internal/testutil"
 	"net/http"
 	"net/url"
 	"slices"
@@ -307,7 +308,7 @@ func TestHoldExpires(t *testing.T) {
 		t.Fatalf("ttl %s", d)
 	}
 	// The engine releases expired holds by itself.
-	checkFor(t, 10*time.Second, func() error {
+	testutil.CheckFor(t, 10*time.Second, func() error {
 		if got := e.counts(floorPath); got != [4]int{300, 0, 0, 0} {
 			return fmt.Errorf("counts %v", got)
 		}
@@ -334,7 +335,7 @@ func TestBuyerLimit(t *testing.T) {
 	e.hold(floorPath, "grace", api.HoldRequest{Seats: []string{"B-1"}})
 	// Releasing gives the allowance back.
 	e.ok(req{Method: "DELETE", Path: standingPath + "/holds/" + ga.Token, Buyer: "frank"}, http.StatusNoContent, nil)
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		res := e.do(req{Method: "POST", Path: floorPath + "/holds", Buyer: "frank", Body: api.HoldRequest{Seats: []string{"C-1", "C-2", "C-3", "C-4"}}})
 		if res.Status != http.StatusCreated {
 			return fmt.Errorf("status %d: %s", res.Status, res.Body)

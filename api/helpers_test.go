@@ -259,19 +259,3 @@ func seatsOf(h ticketview.Hold) []string {
 	}
 	return out
 }
-
-// checkFor retries f until it succeeds or the deadline passes.
-func checkFor(t *testing.T, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", d, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/ticketview/ticketview/internal/testutil"
 	"net/http"
 	"os"
 	"os/exec"
@@ -105,7 +106,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	n2 := startNode(t, bin, data)
 	c = newClient(t, n2.addr)
-	checkFor(t, 10*time.Second, c.healthy)
+	testutil.CheckFor(t, 10*time.Second, c.healthy)
 
 	for _, kh := range holds {
 		var got hold

@@ -80,22 +80,6 @@ func (c *client) fails(method, path, buyer string, body any, want int, code stri
 	}
 }
 
-// checkFor retries f until it succeeds or the deadline passes.
-func checkFor(t *testing.T, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", d, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // healthy is a checkFor condition: the node answers /healthz.
 func (c *client) healthy() error {
 	st, body, err := c.try("GET", "/healthz", "", nil)

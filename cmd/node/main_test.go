@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/ticketview/ticketview/internal/testutil"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -78,7 +79,7 @@ func TestMainInProcess(t *testing.T) {
 		t.Fatalf("HTTPAddr %q", m.HTTPAddr())
 	}
 	c := newClient(t, m.HTTPAddr())
-	checkFor(t, 10*time.Second, c.healthy)
+	testutil.CheckFor(t, 10*time.Second, c.healthy)
 
 	var list struct {
 		Events []struct{ ID string } `json:"events"`
