@@ -12,56 +12,58 @@ import (
 	"time"
 
 	ticketview "github.com/ticketview/ticketview"
-	"github.com/ticketview/ticketview/persistence/sqlite"
 )
 
 // BenchmarkDurableHold measures holds through the section actor with durability on: every
-// hold is in the SQLite journal (synchronous=FULL) before its caller gets the answer.
+// hold is in the journal (the append-only journal file with fdatasync, or SQLite with
+// synchronous=FULL) before its caller gets the answer.
 // Each hold is one GA place for a distinct buyer in one section, so every operation is a
 // real, journaled change. Reports holds/s and p50/p99 latency.
 func BenchmarkDurableHold(b *testing.B) {
-	for _, callers := range []int{1, 8, 64} {
-		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
-			e := newEnv(b, 1<<30, 1<<20)
-			e.eng.Close()
-			e.startWith(b, e.db, func(c *Config) { c.SnapshotEvery = 0 })
-			benchHolds(b, e.eng, callers, func(i int) ticketview.HoldCommand {
-				return ticketview.HoldCommand{Section: sid("floor"), Owner: "buyer-" + strconv.Itoa(i), Quantity: 1}
+	testSnapshotEvery = 0
+	defer func() { testSnapshotEvery = 50 }()
+	for _, journal := range journals {
+		for _, callers := range []int{1, 8, 64} {
+			b.Run(fmt.Sprintf("journal=%s/callers=%d", journal, callers), func(b *testing.B) {
+				e := newEnvWith(b, journal, 1<<30, 1<<20)
+				benchHolds(b, e.eng, callers, func(i int) ticketview.HoldCommand {
+					return ticketview.HoldCommand{Section: sid("floor"), Owner: "buyer-" + strconv.Itoa(i), Quantity: 1}
+				})
 			})
-		})
+		}
 	}
 }
 
-// BenchmarkDurableHoldSections is the same load spread over the 8 general-admission
-// sections of one event, as a flash sale spreads over a venue.
+// BenchmarkDurableHoldSections is the same load from 64 callers spread over the 8
+// general-admission sections of one event, as a flash sale spreads over a venue.
 func BenchmarkDurableHoldSections(b *testing.B) {
 	testSnapshotEvery = 0
 	defer func() { testSnapshotEvery = 50 }()
-	path := filepath.Join(b.TempDir(), "tv.db")
-	db, err := sqlite.Open(path)
-	if err != nil {
-		b.Fatal(err)
+	for _, journal := range journals {
+		b.Run("journal="+journal, func(b *testing.B) {
+			e := &env{path: filepath.Join(b.TempDir(), "tv.db"), journal: journal}
+			e.open(b)
+			b.Cleanup(e.close)
+			v := &ticketview.Venue{ID: "arena", Name: "Arena"}
+			for i := 0; i < 8; i++ {
+				v.Sections = append(v.Sections, ticketview.SectionLayout{ID: fmt.Sprint("ga", i), Name: "GA",
+					Kind: ticketview.GeneralAdmission, Capacity: 1 << 30, Category: "General"})
+			}
+			ev := testEventFor(1 << 20)
+			ev.VenueID = "arena"
+			ctx := context.Background()
+			if err := e.db.CreateVenue(ctx, v); err != nil {
+				b.Fatal(err)
+			}
+			if err := e.db.CreateEvent(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+			e.start(b, e.store)
+			benchHolds(b, e.eng, 64, func(i int) ticketview.HoldCommand {
+				return ticketview.HoldCommand{Section: sid(fmt.Sprint("ga", i%8)), Owner: "buyer-" + strconv.Itoa(i), Quantity: 1}
+			})
+		})
 	}
-	v := &ticketview.Venue{ID: "arena", Name: "Arena"}
-	for i := 0; i < 8; i++ {
-		v.Sections = append(v.Sections, ticketview.SectionLayout{ID: fmt.Sprint("ga", i), Name: "GA",
-			Kind: ticketview.GeneralAdmission, Capacity: 1 << 30, Category: "General"})
-	}
-	ev := testEventFor(1 << 20)
-	ev.VenueID = "arena"
-	ctx := context.Background()
-	if err := db.CreateVenue(ctx, v); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.CreateEvent(ctx, ev); err != nil {
-		b.Fatal(err)
-	}
-	e := &env{path: path, db: db}
-	e.startWith(b, db, func(c *Config) { c.SnapshotEvery = 0 })
-	b.Cleanup(e.close)
-	benchHolds(b, e.eng, 64, func(i int) ticketview.HoldCommand {
-		return ticketview.HoldCommand{Section: sid(fmt.Sprint("ga", i%8)), Owner: "buyer-" + strconv.Itoa(i), Quantity: 1}
-	})
 }
 
 func benchHolds(b *testing.B, eng *Engine, callers int, cmd func(i int) ticketview.HoldCommand) {

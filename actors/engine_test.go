@@ -14,6 +14,7 @@ import (
 
 	ticketview "github.com/ticketview/ticketview"
 	"github.com/ticketview/ticketview/inmem"
+	"github.com/ticketview/ticketview/persistence/journalfile"
 	"github.com/ticketview/ticketview/persistence/sqlite"
 )
 
@@ -41,33 +42,58 @@ func testEventFor(limit int) *ticketview.Event {
 		Categories: []ticketview.PriceCategory{{Code: "General", Name: "General", Price: 1000}, {Code: "VIP", Name: "VIP", Price: 5000}}}
 }
 
+// The journals every engine test that matters for durability runs against: the embedded
+// default (an append-only journal file) and SQLite.
+var journals = []string{"file", "sqlite"}
+
 type env struct {
-	t    *testing.T
-	path string
-	db   *sqlite.DB
-	eng  *Engine
-	bus  *inmem.Bus
+	path    string // the SQLite catalog (and SQLite journal)
+	journal string // "file" or "sqlite"
+	db      *sqlite.DB
+	jf      *journalfile.Store
+	store   ticketview.SectionStore
+	eng     *Engine
+	bus     *inmem.Bus
 }
 
-// newEnv opens a fresh store with the test venue and event and starts an engine on it.
+// newEnv opens fresh stores (SQLite journal) with the test venue and event and starts an
+// engine on them.
 func newEnv(t testing.TB, gaCapacity, limit int) *env {
+	return newEnvWith(t, "sqlite", gaCapacity, limit)
+}
+
+// newEnvWith is newEnv with the journal of the given kind.
+func newEnvWith(t testing.TB, journal string, gaCapacity, limit int) *env {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tv.db")
-	db, err := sqlite.Open(path)
+	dir := t.TempDir()
+	e := &env{path: filepath.Join(dir, "tv.db"), journal: journal}
+	e.open(t)
+	ctx := context.Background()
+	if err := e.db.CreateVenue(ctx, testVenue(gaCapacity)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.CreateEvent(ctx, testEventFor(limit)); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, e.store)
+	t.Cleanup(e.close)
+	return e
+}
+
+// open opens the catalog and the journal.
+func (e *env) open(t testing.TB) {
+	t.Helper()
+	db, err := sqlite.Open(e.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := db.CreateVenue(ctx, testVenue(gaCapacity)); err != nil {
-		t.Fatal(err)
+	e.db, e.store = db, db
+	if e.journal == "file" {
+		if e.jf, err = journalfile.Open(e.path + ".journal"); err != nil {
+			t.Fatal(err)
+		}
+		e.store = e.jf
 	}
-	if err := db.CreateEvent(ctx, testEventFor(limit)); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{path: path, db: db}
-	e.start(t, db)
-	t.Cleanup(e.close)
-	return e
 }
 
 func (e *env) start(t testing.TB, store ticketview.SectionStore) { e.startWith(t, store, nil) }
@@ -94,22 +120,22 @@ func (e *env) close() {
 		e.eng.Close()
 		e.eng = nil
 	}
+	if e.jf != nil {
+		e.jf.Close()
+		e.jf = nil
+	}
 	if e.db != nil {
 		e.db.Close()
 		e.db = nil
 	}
 }
 
-// restart closes the engine and the store and opens both again on the same file.
+// restart closes the engine and the stores and opens them again on the same files.
 func (e *env) restart(t *testing.T) {
 	t.Helper()
 	e.close()
-	db, err := sqlite.Open(e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.db = db
-	e.start(t, db)
+	e.open(t)
+	e.start(t, e.store)
 }
 
 func sid(section string) ticketview.SectionID {
@@ -152,62 +178,64 @@ func TestThousandBuyersHundredSeatsExactlyHundredWinners(t *testing.T) {
 			return ticketview.HoldCommand{Section: sid("floor"), Owner: fmt.Sprint("buyer-", b), Quantity: 1}
 		}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, 100, 0)
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			var winners []ticketview.Hold
-			var losers atomic.Int64
-			start := make(chan struct{})
-			for b := 0; b < 1000; b++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					h, err := e.eng.Hold(context.Background(), tc.cmd(b))
-					if err != nil {
-						if c := ticketview.ErrorCode(err); c != ticketview.ESEATTAKEN && c != ticketview.ESOLDOUT {
-							t.Errorf("buyer %d: unexpected error %v", b, err)
+		for _, journal := range journals {
+			t.Run(journal+"/"+tc.name, func(t *testing.T) {
+				e := newEnvWith(t, journal, 100, 0)
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				var winners []ticketview.Hold
+				var losers atomic.Int64
+				start := make(chan struct{})
+				for b := 0; b < 1000; b++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						h, err := e.eng.Hold(context.Background(), tc.cmd(b))
+						if err != nil {
+							if c := ticketview.ErrorCode(err); c != ticketview.ESEATTAKEN && c != ticketview.ESOLDOUT {
+								t.Errorf("buyer %d: unexpected error %v", b, err)
+							}
+							losers.Add(1)
+							return
 						}
-						losers.Add(1)
-						return
-					}
-					mu.Lock()
-					winners = append(winners, h)
-					mu.Unlock()
-				}()
-			}
-			close(start)
-			wg.Wait()
-			if len(winners) != 100 || losers.Load() != 900 {
-				t.Fatalf("winners = %d, losers = %d; want 100 and 900", len(winners), losers.Load())
-			}
-			section := winners[0].Section
-			a := avail(t, e.eng, section)
-			if a.Held != 100 || a.Free != 0 {
-				t.Fatalf("availability held=%d free=%d, want 100 and 0", a.Held, a.Free)
-			}
-			if section == "floor" {
-				return
-			}
-			seen := map[string]string{}
-			for _, h := range winners {
-				for _, it := range h.Items {
-					if other, dup := seen[it.Seat]; dup {
-						t.Fatalf("seat %s in two holds: %s and %s", it.Seat, other, h.Token)
-					}
-					seen[it.Seat] = h.Token
+						mu.Lock()
+						winners = append(winners, h)
+						mu.Unlock()
+					}()
 				}
-			}
-			if len(seen) != 100 {
-				t.Fatalf("%d distinct seats held, want 100", len(seen))
-			}
-			// And the journal agrees: after a restart the same 100 holds are there.
-			e.restart(t)
-			if a := avail(t, e.eng, section); a.Held != 100 {
-				t.Fatalf("after restart held=%d, want 100", a.Held)
-			}
-		})
+				close(start)
+				wg.Wait()
+				if len(winners) != 100 || losers.Load() != 900 {
+					t.Fatalf("winners = %d, losers = %d; want 100 and 900", len(winners), losers.Load())
+				}
+				section := winners[0].Section
+				a := avail(t, e.eng, section)
+				if a.Held != 100 || a.Free != 0 {
+					t.Fatalf("availability held=%d free=%d, want 100 and 0", a.Held, a.Free)
+				}
+				if section == "floor" {
+					return
+				}
+				seen := map[string]string{}
+				for _, h := range winners {
+					for _, it := range h.Items {
+						if other, dup := seen[it.Seat]; dup {
+							t.Fatalf("seat %s in two holds: %s and %s", it.Seat, other, h.Token)
+						}
+						seen[it.Seat] = h.Token
+					}
+				}
+				if len(seen) != 100 {
+					t.Fatalf("%d distinct seats held, want 100", len(seen))
+				}
+				// And the journal agrees: after a restart the same 100 holds are there.
+				e.restart(t)
+				if a := avail(t, e.eng, section); a.Held != 100 {
+					t.Fatalf("after restart held=%d, want 100", a.Held)
+				}
+			})
+		}
 	}
 }
 
@@ -237,68 +265,76 @@ func TestTwentyWorkersOneSeatOneWinner(t *testing.T) {
 
 // Everything acknowledged survives a restart of the engine and the store; nothing else appears.
 func TestRestartRecoversExactlyWhatWasAcknowledged(t *testing.T) {
-	e := newEnv(t, 50, 0)
-	ctx := context.Background()
-	h1, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1", "A-2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", BestAvailable: true, Quantity: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bk, err := e.eng.Confirm(ctx, sid("stalls"), h2.Token, "bob", "pay-1", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h3, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "cat", Quantity: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.eng.Release(ctx, sid("floor"), h3.Token, "cat", ""); err != nil {
-		t.Fatal(err)
-	}
-	before := avail(t, e.eng, "stalls")
+	for _, journal := range journals {
+		t.Run(journal, func(t *testing.T) {
+			e := newEnvWith(t, journal, 50, 0)
+			ctx := context.Background()
+			h1, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1", "A-2"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h2, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", BestAvailable: true, Quantity: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bk, err := e.eng.Confirm(ctx, sid("stalls"), h2.Token, "bob", "pay-1", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h3, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "cat", Quantity: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.eng.Release(ctx, sid("floor"), h3.Token, "cat", ""); err != nil {
+				t.Fatal(err)
+			}
+			before := avail(t, e.eng, "stalls")
 
-	e.restart(t)
+			e.restart(t)
 
-	after := avail(t, e.eng, "stalls")
-	if fmt.Sprint(before.Seats) != fmt.Sprint(after.Seats) || before.Held != 2 || before.Sold != 3 {
-		t.Fatalf("seat map changed across restart or wrong counts: held=%d sold=%d", before.Held, before.Sold)
-	}
-	if got, err := e.eng.FindHold(ctx, sid("stalls"), h1.Token, "ann"); err != nil || !got.ExpiresAt.Equal(h1.ExpiresAt) {
-		t.Fatalf("hold after restart: %+v, %v", got, err)
-	}
-	if got, err := e.eng.FindBooking(ctx, sid("stalls"), bk.ID, "bob"); err != nil || got.Total != bk.Total {
-		t.Fatalf("booking after restart: %+v, %v", got, err)
-	}
-	if a := avail(t, e.eng, "floor"); a.Free != 50 {
-		t.Fatalf("released GA places not free after restart: free=%d", a.Free)
-	}
-	// The ledger is rebuilt too: ann has 2, bob 3.
-	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "bob", Quantity: 4}); !errors.Is(err, ticketview.ErrLimit) {
-		t.Fatalf("bob over the limit after restart: %v", err)
+			after := avail(t, e.eng, "stalls")
+			if fmt.Sprint(before.Seats) != fmt.Sprint(after.Seats) || before.Held != 2 || before.Sold != 3 {
+				t.Fatalf("seat map changed across restart or wrong counts: held=%d sold=%d", before.Held, before.Sold)
+			}
+			if got, err := e.eng.FindHold(ctx, sid("stalls"), h1.Token, "ann"); err != nil || !got.ExpiresAt.Equal(h1.ExpiresAt) {
+				t.Fatalf("hold after restart: %+v, %v", got, err)
+			}
+			if got, err := e.eng.FindBooking(ctx, sid("stalls"), bk.ID, "bob"); err != nil || got.Total != bk.Total {
+				t.Fatalf("booking after restart: %+v, %v", got, err)
+			}
+			if a := avail(t, e.eng, "floor"); a.Free != 50 {
+				t.Fatalf("released GA places not free after restart: free=%d", a.Free)
+			}
+			// The ledger is rebuilt too: ann has 2, bob 3.
+			if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "bob", Quantity: 4}); !errors.Is(err, ticketview.ErrLimit) {
+				t.Fatalf("bob over the limit after restart: %v", err)
+			}
+		})
 	}
 }
 
 // A panicking command restarts the actor, which rebuilds its state from the journal.
 func TestPanicRestartsActorWithAcknowledgedState(t *testing.T) {
-	e := newEnv(t, 10, 0)
-	ctx := context.Background()
-	h, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"B-3"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	_, err = e.eng.call(c, sid("stalls"), &command{run: func(*ticketview.Section, time.Time) (any, error) { panic("boom") }})
-	wantCode(t, err, ticketview.EUNAVAILABLE) // the caller times out, nothing else breaks
-	testutil.CheckFor(t, 5*time.Second, func() error {
-		_, err := e.eng.FindHold(ctx, sid("stalls"), h.Token, "ann")
-		return err
-	})
-	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", Seats: []string{"B-3"}}); !errors.Is(err, ticketview.ErrSeatTaken) {
-		t.Fatalf("seat held before the panic was given to another buyer: %v", err)
+	for _, journal := range journals {
+		t.Run(journal, func(t *testing.T) {
+			e := newEnvWith(t, journal, 10, 0)
+			ctx := context.Background()
+			h, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"B-3"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			_, err = e.eng.call(c, sid("stalls"), &command{run: func(*ticketview.Section, time.Time) (any, error) { panic("boom") }})
+			wantCode(t, err, ticketview.EUNAVAILABLE) // the caller times out, nothing else breaks
+			testutil.CheckFor(t, 5*time.Second, func() error {
+				_, err := e.eng.FindHold(ctx, sid("stalls"), h.Token, "ann")
+				return err
+			})
+			if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", Seats: []string{"B-3"}}); !errors.Is(err, ticketview.ErrSeatTaken) {
+				t.Fatalf("seat held before the panic was given to another buyer: %v", err)
+			}
+		})
 	}
 }
 
@@ -317,60 +353,68 @@ func (f *faultyStore) Append(ctx context.Context, id ticketview.SectionID, epoch
 
 // A failed group commit acknowledges nothing, and the section carries on from the store.
 func TestFailedCommitAcknowledgesNothing(t *testing.T) {
-	e := newEnv(t, 10, 0)
-	e.eng.Close()
-	fs := &faultyStore{SectionStore: e.db}
-	e.start(t, fs)
-	ctx := context.Background()
-	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1"}}); err != nil {
-		t.Fatal(err)
-	}
-	fs.fail.Store(true)
-	var wg sync.WaitGroup
-	for i := 0; i < 10; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: fmt.Sprint("b", i), Seats: []string{fmt.Sprintf("C-%d", i+1)}})
-			wantCode(t, err, ticketview.EUNAVAILABLE)
-		}()
-	}
-	wg.Wait()
-	fs.fail.Store(false)
-	a := avail(t, e.eng, "stalls")
-	if a.Held != 1 {
-		t.Fatalf("held = %d after failed commits, want only the 1 acknowledged", a.Held)
-	}
-	// The seats of the failed holds are free for others, and the ledger gave them back.
-	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "b1", Seats: []string{"C-2", "C-3", "C-4", "C-5", "C-6", "C-7"}}); err != nil {
-		t.Fatalf("after recovery: %v", err)
-	}
-	if e.eng.Stats().CommitFailures == 0 {
-		t.Fatal("commit failures not counted")
+	for _, journal := range journals {
+		t.Run(journal, func(t *testing.T) {
+			e := newEnvWith(t, journal, 10, 0)
+			e.eng.Close()
+			fs := &faultyStore{SectionStore: e.store}
+			e.start(t, fs)
+			ctx := context.Background()
+			if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1"}}); err != nil {
+				t.Fatal(err)
+			}
+			fs.fail.Store(true)
+			var wg sync.WaitGroup
+			for i := 0; i < 10; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: fmt.Sprint("b", i), Seats: []string{fmt.Sprintf("C-%d", i+1)}})
+					wantCode(t, err, ticketview.EUNAVAILABLE)
+				}()
+			}
+			wg.Wait()
+			fs.fail.Store(false)
+			a := avail(t, e.eng, "stalls")
+			if a.Held != 1 {
+				t.Fatalf("held = %d after failed commits, want only the 1 acknowledged", a.Held)
+			}
+			// The seats of the failed holds are free for others, and the ledger gave them back.
+			if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "b1", Seats: []string{"C-2", "C-3", "C-4", "C-5", "C-6", "C-7"}}); err != nil {
+				t.Fatalf("after recovery: %v", err)
+			}
+			if e.eng.Stats().CommitFailures == 0 {
+				t.Fatal("commit failures not counted")
+			}
+		})
 	}
 }
 
 // A section activated elsewhere fences this one off: its writes are refused and it stops.
 func TestStaleActivationIsFencedOff(t *testing.T) {
-	e := newEnv(t, 10, 0)
-	ctx := context.Background()
-	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1"}}); err != nil {
-		t.Fatal(err)
-	}
-	other, err := NewEngine(Config{Store: e.db, Events: e.db, Venues: e.db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, err := other.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", Seats: []string{"A-2"}}); err != nil {
-		t.Fatal(err)
-	}
-	// The first engine still thinks it owns the section: its write must be refused.
-	_, err = e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "cat", Seats: []string{"A-2"}})
-	wantCode(t, err, ticketview.EUNAVAILABLE)
-	a := avail(t, other, "stalls")
-	if a.Held != 2 {
-		t.Fatalf("newer activation sees held=%d, want 2 (ann, bob)", a.Held)
+	for _, journal := range journals {
+		t.Run(journal, func(t *testing.T) {
+			e := newEnvWith(t, journal, 10, 0)
+			ctx := context.Background()
+			if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1"}}); err != nil {
+				t.Fatal(err)
+			}
+			other, err := NewEngine(Config{Store: e.store, Events: e.db, Venues: e.db})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if _, err := other.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "bob", Seats: []string{"A-2"}}); err != nil {
+				t.Fatal(err)
+			}
+			// The first engine still thinks it owns the section: its write must be refused.
+			_, err = e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "cat", Seats: []string{"A-2"}})
+			wantCode(t, err, ticketview.EUNAVAILABLE)
+			a := avail(t, other, "stalls")
+			if a.Held != 2 {
+				t.Fatalf("newer activation sees held=%d, want 2 (ann, bob)", a.Held)
+			}
+		})
 	}
 }
 
@@ -505,24 +549,28 @@ func TestDeltasAndEventsInOrder(t *testing.T) {
 
 // Snapshots are taken as the journal grows, and recovery from snapshot + tail is exact.
 func TestRecoveryFromSnapshotAndJournal(t *testing.T) {
-	e := newEnv(t, 1000, 1000) // SnapshotEvery is 50 in tests
-	ctx := context.Background()
-	for i := 0; i < 173; i++ {
-		h, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: fmt.Sprint("b", i%7), Quantity: 1 + i%3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i%4 == 0 {
-			if _, err := e.eng.Confirm(ctx, sid("floor"), h.Token, h.Owner, "p", ""); err != nil {
-				t.Fatal(err)
+	for _, journal := range journals {
+		t.Run(journal, func(t *testing.T) {
+			e := newEnvWith(t, journal, 1000, 1000) // SnapshotEvery is 50 in tests
+			ctx := context.Background()
+			for i := 0; i < 173; i++ {
+				h, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: fmt.Sprint("b", i%7), Quantity: 1 + i%3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i%4 == 0 {
+					if _, err := e.eng.Confirm(ctx, sid("floor"), h.Token, h.Owner, "p", ""); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
-		}
-	}
-	before := avail(t, e.eng, "floor")
-	e.restart(t)
-	after := avail(t, e.eng, "floor")
-	if before.Seq != after.Seq || before.Held != after.Held || before.Sold != after.Sold || before.Held == 0 || before.Sold == 0 {
-		t.Fatalf("before %+v\nafter %+v", before, after)
+			before := avail(t, e.eng, "floor")
+			e.restart(t)
+			after := avail(t, e.eng, "floor")
+			if before.Seq != after.Seq || before.Held != after.Held || before.Sold != after.Sold || before.Held == 0 || before.Sold == 0 {
+				t.Fatalf("before %+v\nafter %+v", before, after)
+			}
+		})
 	}
 }
 

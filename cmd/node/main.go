@@ -1,9 +1,9 @@
 // Command node runs TicketView on one machine: the seat engine with its embedded SQLite
 // store and the HTTP API.
 //
-//	node -data ./data -http :8080 [-admin-token T] [-seed=true]
+//	node -data ./data -http :8080 [-journal file|sqlite] [-admin-token T] [-seed=true]
 //
-// Every flag falls back to an environment variable: TICKETVIEW_DATA, TICKETVIEW_HTTP,
+// Every flag falls back to an environment variable: TICKETVIEW_DATA, TICKETVIEW_HTTP, TICKETVIEW_JOURNAL,
 // TICKETVIEW_ADMIN_TOKEN, TICKETVIEW_SEED. Once serving it prints
 // "ticketview node listening on http://ADDR" on stdout. SIGINT or SIGTERM stops it
 // gracefully.
@@ -25,22 +25,29 @@ import (
 
 	"go.uber.org/zap"
 
+	ticketview "github.com/ticketview/ticketview"
 	"github.com/ticketview/ticketview/actors"
 	"github.com/ticketview/ticketview/api"
 	"github.com/ticketview/ticketview/demo"
 	"github.com/ticketview/ticketview/inmem"
+	"github.com/ticketview/ticketview/persistence/journalfile"
 	"github.com/ticketview/ticketview/persistence/sqlite"
 )
 
-// DBFile is the name of the database file in the data directory.
-const DBFile = "ticketview.db"
+// DBFile is the name of the database file in the data directory; JournalDir is the
+// directory of the section journal when it is a journal file.
+const (
+	DBFile     = "ticketview.db"
+	JournalDir = "journal"
+)
 
 // shutdownTimeout bounds the wait for requests in flight at Close.
 const shutdownTimeout = 10 * time.Second
 
 // Main is the node program: its settings, and what Run started.
 type Main struct {
-	DataDir    string // directory of the SQLite database
+	DataDir    string // directory of the SQLite database and the journal
+	Journal    string // where section journals go: "file" (default) or "sqlite"
 	HTTP       string // listen address of the API
 	AdminToken string // bearer token of the admin API; "" disables it
 	Seed       bool   // seed the demo venue and event
@@ -49,6 +56,7 @@ type Main struct {
 	Now    func() time.Time
 
 	db     *sqlite.DB
+	jf     *journalfile.Store
 	bus    *inmem.Bus
 	engine *actors.Engine
 	server *api.Server
@@ -61,7 +69,7 @@ type Main struct {
 
 // NewMain returns a Main with the defaults (before flags and environment).
 func NewMain() *Main {
-	return &Main{DataDir: "./data", HTTP: ":8080", Seed: true, Now: time.Now}
+	return &Main{DataDir: "./data", HTTP: ":8080", Journal: "file", Seed: true, Now: time.Now}
 }
 
 // ParseFlags reads the flags in args (without the program name), each defaulting to its
@@ -78,6 +86,8 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	fs.StringVar(&m.DataDir, "data", envOr("TICKETVIEW_DATA", m.DataDir), "data directory (env TICKETVIEW_DATA)")
 	fs.StringVar(&m.HTTP, "http", envOr("TICKETVIEW_HTTP", m.HTTP), "HTTP listen address (env TICKETVIEW_HTTP)")
+	fs.StringVar(&m.Journal, "journal", envOr("TICKETVIEW_JOURNAL", m.Journal),
+		`section journals: "file" (append-only journal file, the fastest) or "sqlite" (in the database) (env TICKETVIEW_JOURNAL)`)
 	// The token's default is taken after parsing so that -help never prints it.
 	admin := fs.String("admin-token", "", "bearer token of the admin API; empty disables it (env TICKETVIEW_ADMIN_TOKEN)")
 	fs.BoolVar(&m.Seed, "seed", seed, "create the demo venue and event if missing (env TICKETVIEW_SEED)")
@@ -92,6 +102,9 @@ func (m *Main) ParseFlags(args []string) error {
 	})
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if m.Journal != "file" && m.Journal != "sqlite" {
+		return fmt.Errorf("-journal %q: want file or sqlite", m.Journal)
 	}
 	if m.DataDir == "" {
 		return errors.New("-data must not be empty")
@@ -129,6 +142,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.db, err = sqlite.Open(path); err != nil {
 		return err
 	}
+	var journal ticketview.SectionStore = m.db
+	if m.Journal == "file" {
+		if m.jf, err = journalfile.Open(filepath.Join(m.DataDir, JournalDir)); err != nil {
+			return err
+		}
+		journal = m.jf
+	}
 	m.bus = inmem.NewBus()
 	if m.Seed {
 		if err := demo.Seed(ctx, m.db, m.db, m.Now()); err != nil {
@@ -136,7 +156,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	m.engine, err = actors.NewEngine(actors.Config{
-		Store: m.db, Events: m.db, Venues: m.db,
+		Store: journal, Events: m.db, Venues: m.db,
 		Deltas: m.bus, Publisher: m.bus,
 		Logger: m.Logger, Now: m.Now,
 	})
@@ -155,7 +175,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.served = make(chan error, 1)
 	go func(ln net.Listener) { m.served <- m.server.Serve(ln) }(m.ln)
-	m.Logger.Info("ticketview node started", zap.String("data", path), zap.String("http", m.HTTPAddr()),
+	m.Logger.Info("ticketview node started", zap.String("data", path), zap.String("journal", m.Journal), zap.String("http", m.HTTPAddr()),
 		zap.Bool("admin_api", m.AdminToken != ""))
 	return nil
 }
@@ -185,6 +205,9 @@ func (m *Main) Close() error {
 		}
 		if m.engine != nil {
 			errs = append(errs, m.engine.Close())
+		}
+		if m.jf != nil {
+			errs = append(errs, m.jf.Close())
 		}
 		if m.db != nil {
 			errs = append(errs, m.db.Close())

@@ -16,7 +16,7 @@ import (
 )
 
 func clearEnv(t *testing.T) {
-	for _, k := range []string{"TICKETVIEW_DATA", "TICKETVIEW_HTTP", "TICKETVIEW_ADMIN_TOKEN", "TICKETVIEW_SEED"} {
+	for _, k := range []string{"TICKETVIEW_DATA", "TICKETVIEW_HTTP", "TICKETVIEW_ADMIN_TOKEN", "TICKETVIEW_SEED", "TICKETVIEW_JOURNAL"} {
 		t.Setenv(k, "")
 	}
 }
@@ -27,7 +27,7 @@ func TestParseFlags(t *testing.T) {
 	if err := m.ParseFlags(nil); err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != "./data" || m.HTTP != ":8080" || m.AdminToken != "" || !m.Seed {
+	if m.DataDir != "./data" || m.HTTP != ":8080" || m.Journal != "file" || m.AdminToken != "" || !m.Seed {
 		t.Fatalf("defaults: %+v", m)
 	}
 
@@ -35,23 +35,24 @@ func TestParseFlags(t *testing.T) {
 	t.Setenv("TICKETVIEW_HTTP", ":9090")
 	t.Setenv("TICKETVIEW_ADMIN_TOKEN", "from-env")
 	t.Setenv("TICKETVIEW_SEED", "false")
+	t.Setenv("TICKETVIEW_JOURNAL", "sqlite")
 	m = NewMain()
 	if err := m.ParseFlags(nil); err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != "/var/lib/tv" || m.HTTP != ":9090" || m.AdminToken != "from-env" || m.Seed {
+	if m.DataDir != "/var/lib/tv" || m.HTTP != ":9090" || m.Journal != "sqlite" || m.AdminToken != "from-env" || m.Seed {
 		t.Fatalf("from the environment: %+v", m)
 	}
 
 	m = NewMain()
-	if err := m.ParseFlags([]string{"-data", "d", "-http", "127.0.0.1:0", "-admin-token", "flag", "-seed=true"}); err != nil {
+	if err := m.ParseFlags([]string{"-data", "d", "-http", "127.0.0.1:0", "-journal", "file", "-admin-token", "flag", "-seed=true"}); err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != "d" || m.HTTP != "127.0.0.1:0" || m.AdminToken != "flag" || !m.Seed {
+	if m.DataDir != "d" || m.HTTP != "127.0.0.1:0" || m.Journal != "file" || m.AdminToken != "flag" || !m.Seed {
 		t.Fatalf("flags over the environment: %+v", m)
 	}
 
-	for _, args := range [][]string{{"extra"}, {"-nope"}, {"-data", ""}} {
+	for _, args := range [][]string{{"extra"}, {"-nope"}, {"-data", ""}, {"-journal", "tape"}} {
 		if err := NewMain().ParseFlags(args); err == nil {
 			t.Errorf("ParseFlags(%q) accepted", args)
 		}
