@@ -68,6 +68,14 @@ type SectionStore interface {
 	SaveSnapshot(ctx context.Context, id SectionID, epoch uint64, snap *SectionSnapshot) error
 }
 
+// AsyncAppender is implemented by a SectionStore that can queue a section's appends in
+// the order they are made and report each outcome later, so that the section's owner can
+// have a second write queued while the first commits. An append whose predecessor failed
+// fails too. The wait function returns what Append would.
+type AsyncAppender interface {
+	AppendAsync(ctx context.Context, id SectionID, epoch uint64, events []SectionEvent) (wait func() error)
+}
+
 // SeatDelta is a small change of a section's seat map, for live seat maps.
 type SeatDelta struct {
 	Section SectionID

@@ -341,7 +341,8 @@ func TestPanicRestartsActorWithAcknowledgedState(t *testing.T) {
 // faultyStore is the real store with a switch that makes journal writes fail.
 type faultyStore struct {
 	ticketview.SectionStore
-	fail atomic.Bool
+	fail    atomic.Bool
+	failOne atomic.Bool // fail the next write only
 }
 
 func (f *faultyStore) Append(ctx context.Context, id ticketview.SectionID, epoch uint64, evs []ticketview.SectionEvent) error {
@@ -349,6 +350,15 @@ func (f *faultyStore) Append(ctx context.Context, id ticketview.SectionID, epoch
 		return errors.New("disk on fire")
 	}
 	return f.SectionStore.Append(ctx, id, epoch, evs)
+}
+
+// AppendAsync keeps the engine's pipelined path (two writes in flight) under test: a
+// failed write never reaches the store, so the one queued behind it fails there.
+func (f *faultyStore) AppendAsync(ctx context.Context, id ticketview.SectionID, epoch uint64, evs []ticketview.SectionEvent) func() error {
+	if f.fail.Load() || f.failOne.CompareAndSwap(true, false) {
+		return func() error { return errors.New("disk on fire") }
+	}
+	return f.SectionStore.(ticketview.AsyncAppender).AppendAsync(ctx, id, epoch, evs)
 }
 
 // A failed group commit acknowledges nothing, and the section carries on from the store.
@@ -614,5 +624,52 @@ func TestReadDuringWriteIsAnsweredWhenWriteEnds(t *testing.T) {
 	}
 	if r := <-hold.done; r.err != nil {
 		t.Fatal(r.err)
+	}
+}
+
+// A failed write takes down the one applied after it, whether that one is already queued
+// in the store (two writes in flight: the store refuses it, its sequence no longer
+// follows on) or still waiting in the actor: neither caller hears yes, and the reloaded
+// section holds neither.
+func TestFailedWriteFailsTheWriteQueuedBehindIt(t *testing.T) {
+	for _, journal := range journals {
+		t.Run(journal, func(t *testing.T) {
+			e := newEnvWith(t, journal, 10, 0)
+			e.eng.Close()
+			fs := &faultyStore{SectionStore: e.store}
+			e.start(t, fs)
+			pid, err := e.eng.pid(context.Background(), sid("stalls"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hold := func(token, seat string) *command {
+				return &command{done: make(chan result, 1), run: func(s *ticketview.Section, now time.Time) (any, error) {
+					return s.Hold(ticketview.HoldRequest{Token: token, Owner: "o-" + token, Seats: []string{seat}}, now)
+				}}
+			}
+			a, b1, b2 := hold("a", "A-1"), hold("b1", "A-2"), hold("b2", "A-3")
+			e.eng.system.Root.Send(pid, a)
+			<-a.done
+			fs.failOne.Store(true)
+			e.eng.system.Root.Send(pid, b1)
+			e.eng.system.Root.Send(pid, b2)
+			for name, c := range map[string]*command{"b1": b1, "b2": b2} {
+				select {
+				case r := <-c.done:
+					wantCode(t, r.err, ticketview.EUNAVAILABLE)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("%s never answered", name)
+				}
+			}
+			av := avail(t, e.eng, "stalls")
+			if av.Held != 1 {
+				t.Fatalf("held = %d after the failed writes, want 1 (a only)", av.Held)
+			}
+			for _, s := range av.Seats {
+				if (s.Label == "A-2" || s.Label == "A-3") && s.Status != ticketview.SeatFree {
+					t.Fatalf("seat %s is %v, want free", s.Label, s.Status)
+				}
+			}
+		})
 	}
 }

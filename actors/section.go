@@ -183,16 +183,21 @@ func (a *sectionActor) afterChange(ctx actor.Context) {
 	a.schedule(ctx)
 }
 
-// maxInflight is how many journal writes of one section may be under way at once. One:
-// a second would keep the store busy between commits, but SectionStore.Append is
-// synchronous, so two writer goroutines could reach the store out of order (the store
-// then rightly refuses the later one as a gap). Pipelining needs an ordered asynchronous
-// append in the port; until then writes of a section take turns, and the store merges
-// the writes of different sections.
-const maxInflight = 1
+// maxInflight is how many journal writes of one section may be under way at once. With
+// a store that queues appends in order (ticketview.AsyncAppender) it is two: the next
+// write is already queued when the previous one commits, so the store never idles
+// between them, and a write whose predecessor failed fails too. With a plain
+// SectionStore it is one: two writer goroutines calling a synchronous Append could reach
+// the store out of order.
+func (a *sectionActor) maxInflight() int {
+	if _, ok := a.eng.cfg.Store.(ticketview.AsyncAppender); ok {
+		return 2
+	}
+	return 1
+}
 
 func (a *sectionActor) maybeFlush(ctx actor.Context) {
-	if len(a.inflight) >= maxInflight {
+	if len(a.inflight) >= a.maxInflight() {
 		return
 	}
 	if len(a.pending) == 0 {
@@ -220,12 +225,18 @@ func (a *sectionActor) maybeFlush(ctx actor.Context) {
 	}
 	store, id, epoch, timeout := a.eng.cfg.Store, a.id, a.epoch, a.eng.cfg.StoreTimeout
 	self, root, log, busy := ctx.Self(), a.eng.system.Root, a.log, &a.snapshotting
+	c, cancel := context.WithTimeout(context.Background(), timeout)
+	var wait func() error
+	if q, ok := store.(ticketview.AsyncAppender); ok {
+		wait = q.AppendAsync(c, id, epoch, f.events) // queued now, in the actor: in order
+	} else {
+		wait = func() error { return store.Append(c, id, epoch, f.events) }
+	}
 	a.eng.writers.Add(1)
 	go func() {
 		defer a.eng.writers.Done()
-		c, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		f.err = store.Append(c, id, epoch, f.events)
+		f.err = wait()
 		root.Send(self, f)
 		if snap == nil {
 			return
