@@ -30,8 +30,9 @@ bench: bench-domain bench-actors
 bench-domain:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) .
 
+# GOGC=400 is what cmd/node runs with (see DefaultGOGC there).
 bench-actors:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./actors/ ./persistence/...
+	GOGC=400 $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./actors/ ./persistence/...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSectionCommands -fuzztime 60s .

@@ -189,6 +189,12 @@ func (a *sectionActor) afterChange(ctx actor.Context) {
 // between them, and a write whose predecessor failed fails too. With a plain
 // SectionStore it is one: two writer goroutines calling a synchronous Append could reach
 // the store out of order.
+//
+// A second write starts only when pipelineMin events wait for it: under light load a
+// small second write would cost its own disk flush for a few events, and waiting for the
+// first to end lets them share one.
+const pipelineMin = 8
+
 func (a *sectionActor) maxInflight() int {
 	if _, ok := a.eng.cfg.Store.(ticketview.AsyncAppender); ok {
 		return 2
@@ -197,7 +203,7 @@ func (a *sectionActor) maxInflight() int {
 }
 
 func (a *sectionActor) maybeFlush(ctx actor.Context) {
-	if len(a.inflight) >= a.maxInflight() {
+	if n := len(a.inflight); n >= a.maxInflight() || n > 0 && len(a.pending) < pipelineMin {
 		return
 	}
 	if len(a.pending) == 0 {
