@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -569,93 +568,10 @@ func TestWriteFailureBreaksStore(t *testing.T) {
 	sameEvents(t, "after reopening", evs, storetest.SampleEvents(1, 2, storetest.BaseTime))
 }
 
-// BenchmarkAppend measures group commit: 64 goroutines appending one event at a time to
-// 8 sections (see the SQLite store's benchmark for the variants).
+// BenchmarkAppend runs the stores' common append benchmarks (storetest.BenchmarkAppend).
 func BenchmarkAppend(b *testing.B) {
-	b.Run("pipelined-8sections", func(b *testing.B) { benchAppend(b, 8, 1, true) })
-	b.Run("pipelined-8sections-depth4", func(b *testing.B) { benchAppend(b, 8, 4, true) })
-	b.Run("sync-64sections", func(b *testing.B) { benchAppend(b, 64, 1, false) })
-	b.Run("sync-8sections", func(b *testing.B) { benchAppend(b, 8, 1, false) })
-	b.Run("sequential", func(b *testing.B) {
-		s := openDir(b, b.TempDir(), Options{})
-		id := storetest.NewSectionID()
-		epoch, _, _ := mustActivate(b, s, id)
-		ev := storetest.SampleEvents(1, 1, storetest.BaseTime)[0]
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			e := ev
-			e.Seq = uint64(i + 1)
-			if err := s.Append(context.Background(), id, epoch, []ticketview.SectionEvent{e}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	})
-}
-
-func benchAppend(b *testing.B, sections, depth int, pipelined bool) {
-	const goroutines = 64
-	s := openDir(b, b.TempDir(), Options{})
-	ctx := context.Background()
-	type section struct {
-		mu    sync.Mutex
-		id    ticketview.SectionID
-		epoch uint64
-		next  uint64
-	}
-	secs := make([]*section, sections)
-	for i := range secs {
-		sec := &section{id: storetest.NewSectionID(), next: 1}
-		sec.epoch, _, _ = mustActivate(b, s, sec.id)
-		secs[i] = sec
-	}
-	ev := storetest.SampleEvents(1, 1, storetest.BaseTime)[0]
-	var gid atomic.Int64
-	start := s.Stats()
-	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((goroutines + procs - 1) / procs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		sec := secs[int(gid.Add(1)-1)%sections]
-		var inflight []func() error
-		for pb.Next() {
-			sec.mu.Lock()
-			e := ev
-			e.Seq = sec.next
-			sec.next++
-			if !pipelined {
-				err := s.Append(ctx, sec.id, sec.epoch, []ticketview.SectionEvent{e})
-				sec.mu.Unlock()
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				continue
-			}
-			inflight = append(inflight, s.AppendAsync(ctx, sec.id, sec.epoch, []ticketview.SectionEvent{e}))
-			sec.mu.Unlock()
-			if len(inflight) == depth {
-				if err := inflight[0](); err != nil {
-					b.Error(err)
-					return
-				}
-				inflight = inflight[1:]
-			}
-		}
-		for _, wait := range inflight {
-			if err := wait(); err != nil {
-				b.Error(err)
-			}
-		}
-	})
-	b.StopTimer()
-	st := s.Stats()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if n := st.Commits - start.Commits; n > 0 {
-		b.ReportMetric(float64(st.Requests-start.Requests)/float64(n), "appends/commit")
-	}
+	storetest.BenchmarkAppend(b, func(b *testing.B) storetest.Appender { return openDir(b, b.TempDir(), Options{}) },
+		func(s storetest.Appender) (uint64, uint64) { st := s.(*Store).Stats(); return st.Commits, st.Requests })
 }
 
 // BenchmarkActivate recovers a section from 100,000 journal events in 1,000 records.

@@ -9,11 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -672,105 +670,12 @@ func killChild(path string) {
 	wg.Wait()
 }
 
-// BenchmarkAppend measures group commit: 64 goroutines appending one event at a time.
-//
-//	pipelined-8sections: the goroutines share 8 sections; each takes the section's next
-//	  seq under the section's lock, queues with AppendAsync, and waits outside the lock
-//	  (a section actor pipelining its appends): 64 appends in flight.
-//	pipelined-8sections-depth4: the same, but each goroutine keeps 4 appends in flight
-//	  (256 in all) and waits for the oldest.
-//	sync-64sections: each goroutine appends to a section of its own with Append.
-//	sync-8sections: the goroutines share 8 sections and hold the section's lock across
-//	  Append: one append in flight per section, the ceiling without pipelining.
-//	sequential: one goroutine, one section: the commit latency (no batching possible).
-//
+// BenchmarkAppend runs the stores' common append benchmarks (storetest.BenchmarkAppend).
 // With synchronous=FULL every append waits for an fsync, so events/s is at most the
 // appends in flight divided by the commit latency; appends/commit shows the batching.
 func BenchmarkAppend(b *testing.B) {
-	b.Run("pipelined-8sections", func(b *testing.B) { benchAppend(b, 8, 1, true) })
-	b.Run("pipelined-8sections-depth4", func(b *testing.B) { benchAppend(b, 8, 4, true) })
-	b.Run("sync-64sections", func(b *testing.B) { benchAppend(b, 64, 1, false) })
-	b.Run("sync-8sections", func(b *testing.B) { benchAppend(b, 8, 1, false) })
-	b.Run("sequential", func(b *testing.B) {
-		db := openTest(b)
-		id := storetest.NewSectionID()
-		epoch, _, _ := mustActivate(b, db, id)
-		ev := storetest.SampleEvents(1, 1, storetest.BaseTime)[0]
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			e := ev
-			e.Seq = uint64(i + 1)
-			if err := db.Append(context.Background(), id, epoch, []ticketview.SectionEvent{e}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	})
-}
-
-func benchAppend(b *testing.B, sections, depth int, pipelined bool) {
-	const goroutines = 64
-	db := openTest(b)
-	ctx := context.Background()
-	type section struct {
-		mu    sync.Mutex
-		id    ticketview.SectionID
-		epoch uint64
-		next  uint64
-	}
-	secs := make([]*section, sections)
-	for i := range secs {
-		s := &section{id: storetest.NewSectionID(), next: 1}
-		s.epoch, _, _ = mustActivate(b, db, s.id)
-		secs[i] = s
-	}
-	ev := storetest.SampleEvents(1, 1, storetest.BaseTime)[0]
-	var gid atomic.Int64
-	start := db.Stats()
-	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((goroutines + procs - 1) / procs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		s := secs[int(gid.Add(1)-1)%sections]
-		var inflight []func() error
-		for pb.Next() {
-			s.mu.Lock()
-			e := ev
-			e.Seq = s.next
-			s.next++
-			if !pipelined {
-				err := db.Append(ctx, s.id, s.epoch, []ticketview.SectionEvent{e})
-				s.mu.Unlock()
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				continue
-			}
-			inflight = append(inflight, db.AppendAsync(ctx, s.id, s.epoch, []ticketview.SectionEvent{e}))
-			s.mu.Unlock()
-			if len(inflight) == depth {
-				if err := inflight[0](); err != nil {
-					b.Error(err)
-					return
-				}
-				inflight = inflight[1:]
-			}
-		}
-		for _, wait := range inflight {
-			if err := wait(); err != nil {
-				b.Error(err)
-			}
-		}
-	})
-	b.StopTimer()
-	st := db.Stats()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if n := st.Commits - start.Commits; n > 0 {
-		b.ReportMetric(float64(st.Requests-start.Requests)/float64(n), "appends/commit")
-	}
+	storetest.BenchmarkAppend(b, func(b *testing.B) storetest.Appender { return openTest(b) },
+		func(s storetest.Appender) (uint64, uint64) { st := s.(*DB).Stats(); return st.Commits, st.Requests })
 }
 
 // BenchmarkActivate recovers a 10,000-seat section: from 100,000 journal events alone,
