@@ -108,6 +108,16 @@ func (e *Event) StatusAt(now time.Time) EventStatus {
 	return e.Status
 }
 
+// StatusWith is the status as buyers see it, given how many seats are free now: an
+// event on sale with nothing free is sold out (held seats may still come back).
+func (e *Event) StatusWith(now time.Time, free int) EventStatus {
+	s := e.StatusAt(now)
+	if s == EventOnSale && free <= 0 {
+		return EventSoldOut
+	}
+	return s
+}
+
 // Publish puts a draft event on sale.
 func (e *Event) Publish(now time.Time) error {
 	switch e.StatusAt(now) {

@@ -270,6 +270,7 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 		out.Availability.Sold += a.Sold
 		out.Availability.Blocked += a.Blocked
 	}
+	out.Event.Status = e.StatusWith(s.now(), out.Availability.Free)
 	out.Categories = make([]CategorySummary, 0, len(e.Categories))
 	for _, pc := range e.Categories {
 		cs := CategorySummary{Code: pc.Code, Name: pc.Name, BasePrice: pc.Price, Floor: pc.Floor,
