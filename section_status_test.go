@@ -64,3 +64,32 @@ func TestEventStatusWithAvailability(t *testing.T) {
 		})
 	}
 }
+
+func TestFreeCountsFreeSeatsAndPlaces(t *testing.T) {
+	cats := []ticketview.PriceCategory{{Code: "G", Price: 100}}
+	seated, err := ticketview.NewSection(ticketview.SectionConfig{ID: ticketview.SectionID{Event: "e", Section: "s"}, Categories: cats, Currency: "INR",
+		Layout: &ticketview.SectionLayout{ID: "s", Kind: ticketview.Seated, Rows: ticketview.GridRows(2, 5, func(int) string { return "G" })}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ga, err := ticketview.NewSection(ticketview.SectionConfig{ID: ticketview.SectionID{Event: "e", Section: "g"}, Categories: cats, Currency: "INR",
+		Layout: &ticketview.SectionLayout{ID: "g", Kind: ticketview.GeneralAdmission, Capacity: 30, Category: "G"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := seated.Hold(ticketview.HoldRequest{Token: "t", Owner: "o", Seats: []string{"A-1", "B-2"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ga.Hold(ticketview.HoldRequest{Token: "t", Owner: "o", Quantity: 7}, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*ticketview.Section{seated, ga} {
+		if got, want := s.Free(), s.Availability(false).Free; got != want {
+			t.Fatalf("Free() = %d, availability says %d", got, want)
+		}
+	}
+	if seated.Free() != 8 || ga.Free() != 23 {
+		t.Fatalf("free = %d and %d, want 8 and 23", seated.Free(), ga.Free())
+	}
+}

@@ -241,3 +241,15 @@ func (s *Section) IsGA() bool { return s.ga }
 // Size is the number of entries a snapshot of the section holds beyond its seat map:
 // live holds, sales, and remembered ended holds and idempotency keys.
 func (s *Section) Size() int { return len(s.holds) + len(s.sales) + len(s.tombs) + len(s.idem) }
+
+// Free is the number of free seats (or GA places) in the section.
+func (s *Section) Free() int {
+	if s.ga {
+		return s.gaFree()
+	}
+	n := 0
+	for _, f := range s.rowFree {
+		n += int(f)
+	}
+	return n
+}

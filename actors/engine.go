@@ -447,7 +447,10 @@ func quietLogger(*actor.ActorSystem) *slog.Logger {
 
 // newID returns prefix + 128 random bits in hex: hold tokens are secrets.
 func newID(prefix string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	out := make([]byte, len(prefix)+hex.EncodedLen(len(raw)))
+	copy(out, prefix)
+	hex.Encode(out[len(prefix):], raw[:])
+	return string(out)
 }

@@ -349,7 +349,7 @@ func (a *sectionActor) appendDeltas(out []ticketview.SeatDelta, evs []ticketview
 		}
 		d := ticketview.SeatDelta{Section: a.id, Seq: e.Seq, Status: st}
 		if a.sec.IsGA() {
-			d.GAFree = a.sec.Availability(false).Free
+			d.GAFree = a.sec.Free()
 		} else {
 			d.Seats = make([]string, len(e.Seats))
 			for j, s := range e.Seats {
