@@ -326,7 +326,7 @@ func TestPanicRestartsActorWithAcknowledgedState(t *testing.T) {
 			c, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 			defer cancel()
 			_, err = e.eng.call(c, sid("stalls"), &command{run: func(*ticketview.Section, time.Time) (any, error) { panic("boom") }})
-			wantCode(t, err, ticketview.EUNAVAILABLE) // the caller times out, nothing else breaks
+			wantCode(t, err, ticketview.EINTERNAL) // answered at once, not left to time out
 			testutil.CheckFor(t, 5*time.Second, func() error {
 				_, err := e.eng.FindHold(ctx, sid("stalls"), h.Token, "ann")
 				return err
@@ -671,5 +671,58 @@ func TestFailedWriteFailsTheWriteQueuedBehindIt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A panic while a write is under way and another command waits behind it leaves nobody
+// waiting: the hold being written gets its true outcome (here the new incarnation's
+// activation fences the slow write off, so it fails, and the seat is free), and the
+// waiting one, whose change died with the old state, is told to try again. (An answer
+// also settles the caller's per-buyer reservation: see the limit tests.)
+func TestPanicLeavesNobodyWaiting(t *testing.T) {
+	e := newEnv(t, 10, 0)
+	e.eng.Close()
+	e.start(t, &slowStore{SectionStore: e.db, delay: 300 * time.Millisecond})
+	pid, err := e.eng.pid(context.Background(), sid("stalls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func(owner, seat string) *command {
+		return &command{done: make(chan result, 1), run: func(s *ticketview.Section, now time.Time) (any, error) {
+			return s.Hold(ticketview.HoldRequest{Token: "t-" + owner, Owner: owner, Seats: []string{seat}}, now)
+		}}
+	}
+	boom := &command{done: make(chan result, 1), run: func(*ticketview.Section, time.Time) (any, error) { panic("boom") }}
+	ann, bob := hold("ann", "A-1"), hold("bob", "A-2")
+	// Mailbox order: ann's write goes out (slow), bob waits behind it, then the panic.
+	for _, c := range []*command{ann, bob, boom} {
+		e.eng.system.Root.Send(pid, c)
+	}
+	annOK := false
+	for name, c := range map[string]*command{"boom": boom, "ann": ann, "bob": bob} {
+		select {
+		case r := <-c.done:
+			switch name {
+			case "boom":
+				wantCode(t, r.err, ticketview.EINTERNAL)
+			case "ann":
+				annOK = r.err == nil
+				if !annOK {
+					wantCode(t, r.err, ticketview.EUNAVAILABLE)
+				}
+			case "bob":
+				wantCode(t, r.err, ticketview.EUNAVAILABLE)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("%s is still waiting after the restart", name)
+		}
+	}
+	// What ann was told is what the section holds; bob's seat is free.
+	want := 0
+	if annOK {
+		want = 1
+	}
+	if a := avail(t, e.eng, "stalls"); a.Held != want {
+		t.Fatalf("held %d after the restart; ann was told ok=%v", a.Held, annOK)
 	}
 }

@@ -92,10 +92,23 @@ func (a *sectionActor) Receive(ctx actor.Context) {
 			a.collect(nil, result{})
 			a.afterChange(ctx)
 		}
-	case *actor.Stopping, *actor.Restarting:
-		if a.timer != nil {
-			a.timer.Stop()
+	case *actor.Restarting:
+		// After a panic the state is thrown away and rebuilt from the store by the new
+		// incarnation. Nobody may be left waiting: writes whose outcome has arrived are
+		// answered, commands not yet written fail (writes still under way are answered
+		// as stale ones by the new incarnation).
+		a.stopTimer()
+		for _, g := range a.inflight {
+			if g.done {
+				a.answer(g)
+			}
 		}
+		err := ticketview.Errorf(ticketview.EUNAVAILABLE, "section %s restarted; try again", a.id)
+		for _, c := range a.pendingWaiters {
+			c.reply(nil, err)
+		}
+	case *actor.Stopping:
+		a.stopTimer()
 	}
 }
 
@@ -141,7 +154,21 @@ func (a *sectionActor) ensureLoaded(ctx actor.Context) error {
 	return a.load(ctx)
 }
 
+func (a *sectionActor) stopTimer() {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+}
+
 func (a *sectionActor) handle(ctx actor.Context, c *command) {
+	defer func() {
+		if r := recover(); r != nil {
+			// Answer the caller (and settle its reservation) before the supervisor
+			// restarts the actor, whose state can no longer be trusted.
+			c.reply(nil, ticketview.Errorf(ticketview.EINTERNAL, "section %s failed on this request", a.id))
+			panic(r)
+		}
+	}()
 	if err := a.ensureLoaded(ctx); err != nil {
 		c.reply(nil, err)
 		return
@@ -299,7 +326,14 @@ func (a *sectionActor) flushed(ctx actor.Context, f *flushed) {
 // it, is acknowledged. The in-memory state is thrown away and rebuilt from the store.
 func (a *sectionActor) failed(ctx actor.Context, cause error) {
 	a.eng.metrics.commitFailures.Add(1)
-	a.incarnation++ // writes still under way are answered when they end, as stale ones
+	a.incarnation++
+	// Later writes whose outcome has already arrived are answered now; those still under
+	// way are answered when they end, as stale ones. None may be dropped unanswered.
+	for _, g := range a.inflight {
+		if g.done {
+			a.answer(g)
+		}
+	}
 	a.inflight = nil
 	err := unavailable(cause)
 	for _, c := range a.pendingWaiters {
