@@ -424,6 +424,17 @@ func TestStaleActivationIsFencedOff(t *testing.T) {
 			if a.Held != 2 {
 				t.Fatalf("newer activation sees held=%d, want 2 (ann, bob)", a.Held)
 			}
+			// The fenced actor stopped; the next command here activates the section anew
+			// (taking it back) and sees both holds: it does not hang on the dead actor.
+			testutil.CheckFor(t, 5*time.Second, func() error {
+				c, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				_, err := e.eng.Hold(c, ticketview.HoldCommand{Section: sid("stalls"), Owner: "cat", Seats: []string{"A-3"}})
+				return err
+			})
+			if a := avail(t, e.eng, "stalls"); a.Held != 3 {
+				t.Fatalf("after taking the section back held=%d, want 3", a.Held)
+			}
 		})
 	}
 }

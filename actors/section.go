@@ -68,6 +68,7 @@ type sectionActor struct {
 	pendingDeltas  []ticketview.SeatDelta
 	inflight       []*flushed // journal writes under way, oldest first
 	incarnation    uint64     // bumped when the state is rebuilt: older writes are stale
+	stragglers     int        // stale writes of this actor still under way
 	sinceSnapshot  int
 	snapshotting   atomic.Bool // a snapshot write is under way
 	fenced         bool
@@ -109,6 +110,8 @@ func (a *sectionActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		a.stopTimer()
+	case *actor.Stopped:
+		a.eng.forget(a.id, ctx.Self()) // the name is free: the next command activates anew
 	}
 }
 
@@ -306,6 +309,12 @@ func (a *sectionActor) flushed(ctx actor.Context, f *flushed) {
 		// A write this actor gave up on (after a failure or a panic): its outcome is still
 		// true for its callers, but the state has been rebuilt from the store already.
 		a.answer(f)
+		if f.gen == a {
+			a.stragglers--
+			if a.fenced && a.stragglers == 0 {
+				ctx.Stop(ctx.Self())
+			}
+		}
 		return
 	}
 	f.done = true
@@ -332,6 +341,8 @@ func (a *sectionActor) failed(ctx actor.Context, cause error) {
 	for _, g := range a.inflight {
 		if g.done {
 			a.answer(g)
+		} else {
+			a.stragglers++
 		}
 	}
 	a.inflight = nil
@@ -343,10 +354,13 @@ func (a *sectionActor) failed(ctx actor.Context, cause error) {
 	a.sec = nil
 	if errors.Is(cause, ticketview.ErrFenced) {
 		// A newer activation owns the section: this one must serve nothing more.
+		// It stops once the writes still under way have reported, so that their callers
+		// are answered; meanwhile every command gets ErrFenced.
 		a.fenced = true
 		a.log.Warn("section fenced off by a newer activation; stopping")
-		a.eng.forget(a.id, ctx.Self())
-		ctx.Stop(ctx.Self())
+		if a.stragglers == 0 {
+			ctx.Stop(ctx.Self())
+		}
 		return
 	}
 	a.log.Warn("group commit failed; reloading section", zap.Error(cause))
