@@ -24,10 +24,11 @@ func (l *BuyerLedger) Reserve(owner string, n, limit int) error {
 	if n <= 0 {
 		return Errorf(EINVALID, "reserve a positive number of seats")
 	}
-	if used := l.used[owner]; used+n > limit {
+	used := l.used[owner]
+	if used+n > limit {
 		return Errorf(ELIMIT, "at most %d seats per buyer for this event; you have %d", limit, used)
 	}
-	l.used[owner] += n
+	l.used[owner] = used + n
 	return nil
 }
 

@@ -264,6 +264,18 @@ func (s *Section) TakeEvents() []SectionEvent {
 	return out
 }
 
+// HasEvents reports whether events were produced since the last TakeEvents or AppendEvents.
+func (s *Section) HasEvents() bool { return len(s.out) > 0 }
+
+// AppendEvents appends the events produced since the last call to dst, in order, forgets
+// them and returns the extended slice. Unlike TakeEvents it reuses the section's buffer.
+func (s *Section) AppendEvents(dst []SectionEvent) []SectionEvent {
+	dst = append(dst, s.out...)
+	clear(s.out)
+	s.out = s.out[:0]
+	return dst
+}
+
 // Seats is the number of seats (or GA capacity).
 func (s *Section) Seats() int {
 	if s.ga {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ type Engine struct {
 	cfg    Config
 	system *actor.ActorSystem
 	log    *zap.Logger
+	disp   *workerDispatcher
 
 	mu       sync.RWMutex
 	sections map[ticketview.SectionID]*actor.PID
@@ -83,6 +85,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		cfg:      cfg,
 		system:   actor.NewActorSystem(actor.WithLoggerFactory(quietLogger)),
 		log:      cfg.Logger.Named("engine"),
+		disp:     newWorkerDispatcher(max(4, 2*runtime.GOMAXPROCS(0))),
 		sections: map[ticketview.SectionID]*actor.PID{},
 	}, nil
 }
@@ -121,6 +124,7 @@ func (e *Engine) Close() error {
 	}
 	e.writers.Wait() // no write may reach the store after Close
 	e.system.Shutdown()
+	e.disp.stop()
 	return nil
 }
 
@@ -171,7 +175,7 @@ func (e *Engine) pid(ctx context.Context, id ticketview.SectionID) (*actor.PID, 
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &sectionActor{eng: e, id: id, cfg: cfg, log: e.log.With(zap.Stringer("section", id))}
-	})
+	}, actor.WithDispatcher(e.disp))
 	pid, err = e.system.Root.SpawnNamed(props, cluster.Identity(id))
 	if err != nil && !errors.Is(err, actor.ErrNameExists) {
 		return nil, err
@@ -209,15 +213,16 @@ func (e *Engine) sectionConfig(ctx context.Context, id ticketview.SectionID) (ti
 func (e *Engine) call(ctx context.Context, id ticketview.SectionID, c *command) (any, error) {
 	pid, err := e.pid(ctx, id)
 	if err != nil {
-		if c.settle != nil {
-			c.settle(nil, err)
-		}
+		c.finish(nil, err)
 		return nil, err
 	}
+	// Without a deadline of the caller's, RequestTimeout bounds the wait: a pooled timer
+	// does it without the allocations of a context.WithTimeout per call.
+	var expired <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.cfg.RequestTimeout)
-		defer cancel()
+		t := getTimer(e.cfg.RequestTimeout)
+		defer putTimer(t)
+		expired = t.C
 	}
 	c.done = make(chan result, 1)
 	e.system.Root.Send(pid, c)
@@ -225,8 +230,26 @@ func (e *Engine) call(ctx context.Context, id ticketview.SectionID, c *command) 
 	case r := <-c.done:
 		return r.v, r.err
 	case <-ctx.Done():
-		return nil, ticketview.Errorf(ticketview.EUNAVAILABLE, "section %s did not answer in time", id)
+	case <-expired:
 	}
+	return nil, ticketview.Errorf(ticketview.EUNAVAILABLE, "section %s did not answer in time", id)
+}
+
+// timers are stopped request timers for reuse. Since Go 1.23 a stopped or reset timer
+// never delivers a value from before, so a reused timer cannot fire early.
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
 }
 
 // published runs after a group commit: it feeds the ports and the buyer ledgers.
@@ -334,28 +357,26 @@ func (e *Engine) Hold(ctx context.Context, cmd ticketview.HoldCommand) (ticketvi
 		}
 		// A retry of a hold that was made already must get its first answer, not a
 		// limit error caused by that very hold.
-		v, rerr := e.call(ctx, cmd.Section, &command{run: func(s *ticketview.Section, _ time.Time) (any, error) {
-			if h, ok := s.ReplayHold(cmd.Owner, cmd.IdemKey); ok {
-				return h, nil
-			}
-			return nil, err
-		}})
-		if rerr != nil {
-			return ticketview.Hold{}, rerr
-		}
-		return v.(ticketview.Hold), nil
+		return e.replayHold(ctx, cmd.Section, cmd.Owner, cmd.IdemKey, err)
 	}
-	req := ticketview.HoldRequest{Token: newID("hold_"), Owner: cmd.Owner, IdemKey: cmd.IdemKey, Seats: cmd.Seats,
-		BestAvailable: cmd.BestAvailable, Quantity: cmd.Quantity, Category: cmd.Category,
-		Accessible: cmd.Accessible, AllowSplit: cmd.AllowSplit, TTL: cmd.TTL}
-	v, err := e.call(ctx, cmd.Section, &command{
-		run: func(s *ticketview.Section, now time.Time) (any, error) { return s.Hold(req, now) },
-		settle: func(v any, err error) {
-			if err != nil || v.(ticketview.Hold).Replayed {
-				led.giveBack(cmd.Owner, n)
-			}
-		},
-	})
+	c := &command{led: led, n: n, req: ticketview.HoldRequest{Token: newID("hold_"), Owner: cmd.Owner,
+		IdemKey: cmd.IdemKey, Seats: cmd.Seats, BestAvailable: cmd.BestAvailable, Quantity: cmd.Quantity,
+		Category: cmd.Category, Accessible: cmd.Accessible, AllowSplit: cmd.AllowSplit, TTL: cmd.TTL}}
+	if _, err := e.call(ctx, cmd.Section, c); err != nil {
+		return ticketview.Hold{}, err
+	}
+	return c.held, nil // written before the reply was sent
+}
+
+// replayHold returns the first answer to the owner's hold under idemKey, or else limitErr.
+// (Apart from Hold, so that Hold's arguments need not escape into a closure.)
+func (e *Engine) replayHold(ctx context.Context, id ticketview.SectionID, owner, idemKey string, limitErr error) (ticketview.Hold, error) {
+	v, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, _ time.Time) (any, error) {
+		if h, ok := s.ReplayHold(owner, idemKey); ok {
+			return h, nil
+		}
+		return nil, limitErr
+	}})
 	if err != nil {
 		return ticketview.Hold{}, err
 	}
@@ -440,6 +461,62 @@ func (e *Engine) booking(v any, err error) (ticketview.Booking, error) {
 	return v.(ticketview.Booking), nil
 }
 
+// workerDispatcher runs the section actors' mailbox passes on long-lived goroutines
+// instead of on a new goroutine per pass (protoactor's default dispatcher). A section's
+// mailbox often runs dry between commands, and a fresh goroutine had to grow its stack
+// through the deep command path on nearly every pass. The mailbox still ensures that one
+// pass per actor runs at a time; when no worker is idle, a pass gets its own goroutine as
+// before, so a busy or blocked worker never delays another actor.
+type workerDispatcher struct {
+	work chan func() // unbuffered: a send succeeds only when a worker waits
+	quit chan struct{}
+	once sync.Once
+}
+
+var _ actor.Dispatcher = (*workerDispatcher)(nil)
+
+func newWorkerDispatcher(workers int) *workerDispatcher {
+	d := &workerDispatcher{work: make(chan func()), quit: make(chan struct{})}
+	for range workers {
+		go d.worker()
+	}
+	return d
+}
+
+func (d *workerDispatcher) worker() {
+	for {
+		select {
+		case fn := <-d.work:
+			fn()
+		case <-d.quit:
+			return
+		}
+	}
+}
+
+// Schedule runs fn on an idle worker, or else on a new goroutine.
+func (d *workerDispatcher) Schedule(fn func()) {
+	if !d.trySchedule(fn) {
+		go fn()
+	}
+}
+
+// trySchedule hands fn to an idle worker, if there is one.
+func (d *workerDispatcher) trySchedule(fn func()) bool {
+	select {
+	case d.work <- fn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Throughput is protoactor's default: messages per pass before the pass yields.
+func (d *workerDispatcher) Throughput() int { return 300 }
+
+// stop ends the idle workers; a worker in a pass ends after it.
+func (d *workerDispatcher) stop() { d.once.Do(func() { close(d.quit) }) }
+
 // quietLogger keeps protoactor's own log to warnings and errors, on standard error.
 func quietLogger(*actor.ActorSystem) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("lib", "protoactor")
@@ -449,8 +526,6 @@ func quietLogger(*actor.ActorSystem) *slog.Logger {
 func newID(prefix string) string {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
-	out := make([]byte, len(prefix)+hex.EncodedLen(len(raw)))
-	copy(out, prefix)
-	hex.Encode(out[len(prefix):], raw[:])
-	return string(out)
+	var buf [64]byte
+	return string(hex.AppendEncode(append(buf[:0], prefix...), raw[:]))
 }

@@ -21,6 +21,16 @@ type command struct {
 	// settle, when set, is called with the final outcome inside the actor's flow (never
 	// lost to a caller's timeout): the engine uses it to return per-buyer reservations.
 	settle func(v any, err error)
+
+	// A hold (the hot path) is a command with run == nil: it places req, stores the
+	// result in held (read by the caller only after the reply) and, on failure or an
+	// idempotent replay, gives n seats of req.Owner back to led.
+	req  ticketview.HoldRequest
+	led  *eventLedger
+	n    int
+	held ticketview.Hold
+
+	replied bool
 }
 
 type result struct {
@@ -28,11 +38,37 @@ type result struct {
 	err error
 }
 
+// reply answers the command once: a second answer (possible when a panic strikes after
+// the command joined a batch, which the restart then fails too) is dropped, so the
+// one-slot channel never blocks the actor and the buyer's allowance is not given back
+// twice. Every answer is given on the actor's mailbox, so replied needs no lock.
 func (c *command) reply(v any, err error) {
+	if c.replied {
+		return
+	}
+	c.replied = true
+	c.finish(v, err)
+	c.done <- result{v, err} // buffered, and written once: never blocks
+}
+
+// finish settles the command's side effects on its final outcome.
+func (c *command) finish(v any, err error) {
 	if c.settle != nil {
 		c.settle(v, err)
 	}
-	c.done <- result{v, err} // buffered: never blocks
+	if c.led != nil && (err != nil || c.held.Replayed) {
+		c.led.giveBack(c.req.Owner, c.n)
+	}
+}
+
+// exec runs the command on the section.
+func (c *command) exec(s *ticketview.Section, now time.Time) (any, error) {
+	if c.run != nil {
+		return c.run(s, now)
+	}
+	var err error
+	c.held, err = s.Hold(c.req, now)
+	return nil, err
 }
 
 // flushed tells the actor how a group commit ended.
@@ -66,6 +102,7 @@ type sectionActor struct {
 	pendingWaiters []*command
 	pendingReplies []result
 	pendingDeltas  []ticketview.SeatDelta
+	batchHint      int        // capacity for the next batch's slices: the last batch's size
 	inflight       []*flushed // journal writes under way, oldest first
 	incarnation    uint64     // bumped when the state is rebuilt: older writes are stale
 	stragglers     int        // stale writes of this actor still under way
@@ -176,7 +213,7 @@ func (a *sectionActor) handle(ctx actor.Context, c *command) {
 		c.reply(nil, err)
 		return
 	}
-	v, err := c.run(a.sec, a.eng.now())
+	v, err := c.exec(a.sec, a.eng.now())
 	if err != nil {
 		// The command changed nothing, but the expiries it triggered first are real.
 		a.collect(nil, result{})
@@ -192,10 +229,15 @@ func (a *sectionActor) handle(ctx actor.Context, c *command) {
 // answer behind them. A command that changed nothing is answered at once unless earlier
 // changes are still on their way to the journal.
 func (a *sectionActor) collect(c *command, r result) {
-	evs := a.sec.TakeEvents()
-	if len(evs) > 0 {
-		a.pending = append(a.pending, evs...)
-		a.pendingDeltas = a.appendDeltas(a.pendingDeltas, evs)
+	if n := len(a.pending); a.sec.HasEvents() {
+		if a.pending == nil {
+			a.pending = make([]ticketview.SectionEvent, 0, a.batchHint)
+		}
+		a.pending = a.sec.AppendEvents(a.pending)
+		if a.pendingDeltas == nil && a.eng.cfg.Deltas != nil {
+			a.pendingDeltas = make([]ticketview.SeatDelta, 0, a.batchHint)
+		}
+		a.pendingDeltas = a.appendDeltas(a.pendingDeltas, a.pending[n:])
 	}
 	if c == nil {
 		return
@@ -203,6 +245,10 @@ func (a *sectionActor) collect(c *command, r result) {
 	if len(a.pending) == 0 && len(a.inflight) == 0 {
 		c.reply(r.v, r.err)
 		return
+	}
+	if a.pendingWaiters == nil {
+		a.pendingWaiters = make([]*command, 0, a.batchHint)
+		a.pendingReplies = make([]result, 0, a.batchHint)
 	}
 	a.pendingWaiters = append(a.pendingWaiters, c)
 	a.pendingReplies = append(a.pendingReplies, r)
@@ -225,6 +271,9 @@ func (a *sectionActor) afterChange(ctx actor.Context) {
 // first to end lets them share one.
 const pipelineMin = 8
 
+// maxBatchHint caps the capacity the next batch's slices start with.
+const maxBatchHint = 256
+
 func (a *sectionActor) maxInflight() int {
 	if _, ok := a.eng.cfg.Store.(ticketview.AsyncAppender); ok {
 		return 2
@@ -246,6 +295,8 @@ func (a *sectionActor) maybeFlush(ctx actor.Context) {
 		}
 		return
 	}
+	// The next batch's slices start at about this one's size instead of growing step by step.
+	a.batchHint = min(max(len(a.pending), len(a.pendingWaiters)), maxBatchHint)
 	f := &flushed{gen: a, inc: a.incarnation, events: a.pending, waiters: a.pendingWaiters, replies: a.pendingReplies, deltas: a.pendingDeltas}
 	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas = nil, nil, nil, nil
 	a.inflight = append(a.inflight, f)
