@@ -213,7 +213,7 @@ func (e *Engine) sectionConfig(ctx context.Context, id ticketview.SectionID) (ti
 func (e *Engine) call(ctx context.Context, id ticketview.SectionID, c *command) (any, error) {
 	pid, err := e.pid(ctx, id)
 	if err != nil {
-		c.finish(nil, err)
+		c.finish(err)
 		return nil, err
 	}
 	// Without a deadline of the caller's, RequestTimeout bounds the wait: a pooled timer

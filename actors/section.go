@@ -18,9 +18,6 @@ import (
 type command struct {
 	run  func(s *ticketview.Section, now time.Time) (any, error)
 	done chan result
-	// settle, when set, is called with the final outcome inside the actor's flow (never
-	// lost to a caller's timeout): the engine uses it to return per-buyer reservations.
-	settle func(v any, err error)
 
 	// A hold (the hot path) is a command with run == nil: it places req, stores the
 	// result in held (read by the caller only after the reply) and, on failure or an
@@ -47,15 +44,13 @@ func (c *command) reply(v any, err error) {
 		return
 	}
 	c.replied = true
-	c.finish(v, err)
+	c.finish(err)
 	c.done <- result{v, err} // buffered, and written once: never blocks
 }
 
-// finish settles the command's side effects on its final outcome.
-func (c *command) finish(v any, err error) {
-	if c.settle != nil {
-		c.settle(v, err)
-	}
+// finish settles the command's side effects on its final outcome: a hold that failed or was
+// an idempotent replay gives its reservation back.
+func (c *command) finish(err error) {
 	if c.led != nil && (err != nil || c.held.Replayed) {
 		c.led.giveBack(c.req.Owner, c.n)
 	}
