@@ -1,18 +1,14 @@
 package journalfile
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -272,93 +268,6 @@ func TestCorruptSealedSegmentFailsOpen(t *testing.T) {
 	}
 }
 
-// TestSurvivesSIGKILL kills a writer process mid-stream: every append it acknowledged
-// must be there after Open.
-func TestSurvivesSIGKILL(t *testing.T) {
-	if dir := os.Getenv("TV_JOURNALFILE_KILL_CHILD"); dir != "" {
-		killChild(dir)
-		return
-	}
-	if testing.Short() {
-		t.Skip("spawns a process")
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSurvivesSIGKILL$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "TV_JOURNALFILE_KILL_CHILD="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	acked := map[string]uint64{}
-	sc := bufio.NewScanner(out)
-	lines := 0
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		seq, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		acked[f[0]] = max(acked[f[0]], seq)
-		if lines++; lines == 20000 {
-			cmd.Process.Kill() // SIGKILL, mid-stream
-			break
-		}
-	}
-	cmd.Wait()
-	if lines < 20000 {
-		t.Fatalf("child acknowledged only %d appends", lines)
-	}
-	s := openDir(t, dir, testOpts)
-	for sec, seq := range acked {
-		_, _, evs := mustActivate(t, s, ticketview.SectionID{Event: sec, Section: "A"})
-		if uint64(len(evs)) < seq {
-			t.Fatalf("section %s: %d events after SIGKILL, but %d were acknowledged", sec, len(evs), seq)
-		}
-		sameEvents(t, sec, evs, storetest.SampleEvents(1, len(evs), storetest.BaseTime))
-	}
-}
-
-func killChild(dir string) {
-	s, err := OpenOptions(dir, Options{SegmentSize: 1 << 20})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	var mu sync.Mutex
-	w := bufio.NewWriter(os.Stdout)
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id := ticketview.SectionID{Event: fmt.Sprintf("kill-%d", i), Section: "A"}
-			epoch, _, _, err := s.Activate(context.Background(), id)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				os.Exit(2)
-			}
-			for seq := uint64(1); ; seq++ {
-				if err := s.Append(context.Background(), id, epoch, storetest.SampleEvents(seq, 1, storetest.BaseTime)); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					os.Exit(2)
-				}
-				mu.Lock()
-				fmt.Fprintf(w, "%s %d\n", id.Event, seq)
-				w.Flush()
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 func segmentFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "gen-*", "*.log"))
@@ -598,4 +507,12 @@ func BenchmarkActivate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(100000*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestSurvivesSIGKILL: a SIGKILLed writer process loses no acknowledged append, while
+// the log switches segments (1 MiB) during the run.
+func TestSurvivesSIGKILL(t *testing.T) {
+	storetest.TestSurvivesKill(t, 20000, func(path string) (ticketview.SectionStore, error) {
+		return OpenOptions(path, Options{SegmentSize: 1 << 20})
+	})
 }

@@ -1,15 +1,11 @@
 package sqlite
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -580,96 +576,6 @@ func TestClose(t *testing.T) {
 	}
 }
 
-// TestSurvivesSIGKILL runs a child process that appends and reports each acknowledged
-// seq, kills it with SIGKILL mid-stream and checks that every acknowledged event is there.
-func TestSurvivesSIGKILL(t *testing.T) {
-	if path := os.Getenv("TV_SQLITE_KILL_CHILD"); path != "" {
-		killChild(path)
-		return
-	}
-	if testing.Short() {
-		t.Skip("spawns a process")
-	}
-	path := filepath.Join(t.TempDir(), "tv.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSurvivesSIGKILL$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "TV_SQLITE_KILL_CHILD="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	acked := map[string]uint64{}
-	sc := bufio.NewScanner(out)
-	lines := 0
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		seq, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		acked[f[0]] = max(acked[f[0]], seq)
-		if lines++; lines == 400 {
-			cmd.Process.Kill() // SIGKILL, mid-stream
-			break
-		}
-	}
-	cmd.Wait()
-	if lines < 400 {
-		t.Fatalf("child acknowledged only %d appends", lines)
-	}
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for sec, seq := range acked {
-		_, _, evs := mustActivate(t, db, ticketview.SectionID{Event: sec, Section: "A"})
-		if uint64(len(evs)) < seq {
-			t.Fatalf("section %s: %d events after SIGKILL, but %d were acknowledged", sec, len(evs), seq)
-		}
-	}
-}
-
-func killChild(path string) {
-	db, err := Open(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	var mu sync.Mutex
-	w := bufio.NewWriter(os.Stdout)
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id := ticketview.SectionID{Event: fmt.Sprintf("kill-%d", i), Section: "A"}
-			epoch, _, _, err := db.Activate(context.Background(), id)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				os.Exit(2)
-			}
-			for seq := uint64(1); ; seq++ {
-				if err := db.Append(context.Background(), id, epoch, storetest.SampleEvents(seq, 1, storetest.BaseTime)); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					os.Exit(2)
-				}
-				mu.Lock()
-				fmt.Fprintf(w, "%s %d\n", id.Event, seq)
-				w.Flush()
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // BenchmarkAppend runs the stores' common append benchmarks (storetest.BenchmarkAppend).
 // With synchronous=FULL every append waits for an fsync, so events/s is at most the
 // appends in flight divided by the commit latency; appends/commit shows the batching.
@@ -777,4 +683,9 @@ func TestConcurrentReads(t *testing.T) {
 	case <-time.After(45 * time.Second):
 		t.Fatal("concurrent reads did not finish: the read pool is stuck")
 	}
+}
+
+// TestSurvivesSIGKILL: a SIGKILLed writer process loses no acknowledged append.
+func TestSurvivesSIGKILL(t *testing.T) {
+	storetest.TestSurvivesKill(t, 400, func(path string) (ticketview.SectionStore, error) { return Open(path) })
 }
