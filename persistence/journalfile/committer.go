@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/persistence/internal/groupcommit"
 )
 
 type reqKind uint8
@@ -26,7 +26,6 @@ const (
 // A request is one operation waiting for the committer. The caller learns its outcome
 // only after the batch it joined is durable.
 type request struct {
-	ctx   context.Context
 	kind  reqKind
 	id    ticketview.SectionID
 	epoch uint64 // the caller's epoch; for reqActivate, the epoch taken
@@ -34,22 +33,10 @@ type request struct {
 	last  uint64
 	rec   []byte // the framed record (reqAppend, reqSnapshot), encoded by the caller
 
-	fn    func() // reqLocate: run by the committer after the batch (Compact)
-	view  view   // reqActivate, reqLocate: filled in when answered
-	state atomic.Int32
-	err   error
-	done  chan struct{}
-}
+	fn   func() // reqLocate: run by the committer after the batch (Compact)
+	view view   // reqActivate, reqLocate: filled in when answered
 
-const (
-	pending   int32 = iota // queued
-	taken                  // the committer has it: it will be answered
-	cancelled              // the caller gave up first: it will never run
-)
-
-func (r *request) finish(err error) {
-	r.err = err
-	close(r.done)
+	groupcommit.Request
 }
 
 func (s *Store) submit(ctx context.Context, r *request) error {
@@ -59,36 +46,14 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	r.ctx = ctx
-	r.done = make(chan struct{})
-	select {
-	case s.queue <- r:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.quit:
-		return errClosed
-	}
+	return s.queue.Submit(ctx, r)
 }
 
 // await waits for a request's outcome. A caller whose context ends while the request is
 // still queued withdraws it; once the committer has taken it, the outcome is known
 // within one commit, and await reports it.
 func (s *Store) await(ctx context.Context, r *request) error {
-	select {
-	case <-r.done:
-		return r.err
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(pending, cancelled) {
-			return ctx.Err()
-		}
-	case <-s.stopped:
-		if r.state.CompareAndSwap(pending, cancelled) {
-			return errClosed
-		}
-	}
-	<-r.done
-	return r.err
+	return s.queue.Await(ctx, r)
 }
 
 func (s *Store) do(ctx context.Context, r *request) error {
@@ -206,83 +171,24 @@ func (c *committer) roll(need int64) error {
 	return nil
 }
 
-// run is the committer loop: it takes the first queued request, drains what else is
-// queued (up to MaxBatch), commits them as one batch and answers them.
-func (c *committer) run() {
-	s := c.s
-	defer close(s.stopped)
-	reqs := make([]*request, 0, s.opts.MaxBatch)
-	answered := 0
-	for {
-		select {
-		case r := <-s.queue:
-			reqs = append(reqs[:0], r)
-		case <-s.quit:
-			c.drainClosed()
-			return
-		}
-		reqs = c.drain(reqs)
-		if answered >= gatherMin && len(reqs) < s.opts.MaxBatch {
-			reqs = c.gather(reqs, answered)
-		}
-		answered = c.apply(reqs)
-		clear(reqs)
-		if c.broken == nil && c.needCompaction() {
-			c.compact()
-		}
-	}
-}
-
-func (c *committer) drain(reqs []*request) []*request {
-	for len(reqs) < c.s.opts.MaxBatch {
-		select {
-		case r := <-c.s.queue:
-			reqs = append(reqs, r)
-		default:
-			return reqs
-		}
-	}
-	return reqs
-}
-
-// Commit delay, as in the SQLite store: when the last commit answered gatherMin or more
-// requests, their callers are likely to come back at once; wait a little for them (until
-// as many have joined, none came for gatherQuiet, or gatherMax passed). A lone writer
-// never waits.
+// Commit delay, as in the SQLite store (see groupcommit.Config), with shorter waits.
 const (
 	gatherMin   = 8
 	gatherQuiet = 15 * time.Microsecond
 	gatherMax   = 100 * time.Microsecond
 )
 
-func (c *committer) gather(reqs []*request, answered int) []*request {
-	q := c.s.queue
-	want := min(len(reqs)+answered, c.s.opts.MaxBatch)
-	start := time.Now()
-	quietSince, seen := start, len(reqs)+len(q)
-	for seen < want {
-		runtime.Gosched()
-		now := time.Now()
-		if n := len(reqs) + len(q); n != seen {
-			seen, quietSince = n, now
-		} else if now.Sub(quietSince) >= gatherQuiet || now.Sub(start) >= gatherMax {
-			break
+// run is the committer loop: it takes the first queued request, drains what else is
+// queued (up to MaxBatch), commits them as one batch and answers them; between batches
+// it compacts the log when needed.
+func (c *committer) run() {
+	c.s.queue.Run(func(reqs []*request) int {
+		answered := c.apply(reqs)
+		if c.broken == nil && c.needCompaction() {
+			c.compact()
 		}
-	}
-	return c.drain(reqs)
-}
-
-func (c *committer) drainClosed() {
-	for {
-		select {
-		case r := <-c.s.queue:
-			if r.state.CompareAndSwap(pending, taken) {
-				r.finish(errClosed)
-			}
-		default:
-			return
-		}
-	}
+		return answered
+	})
 }
 
 // get returns the section as the batch sees it (staged changes first), nil if unknown.
@@ -316,17 +222,7 @@ func (c *committer) stage(id ticketview.SectionID) *section {
 // not change and the store is broken for good.
 func (c *committer) apply(reqs []*request) int {
 	s := c.s
-	live := c.live[:0]
-	for _, r := range reqs {
-		if !r.state.CompareAndSwap(pending, taken) {
-			continue // withdrawn by its caller
-		}
-		if err := r.ctx.Err(); err != nil {
-			r.finish(err)
-			continue
-		}
-		live = append(live, r)
-	}
+	live := groupcommit.Take(c.live[:0], reqs)
 	c.live = live
 	if len(live) == 0 {
 		return 0
@@ -336,7 +232,7 @@ func (c *committer) apply(reqs []*request) int {
 	}()
 	if c.broken != nil {
 		for _, r := range live {
-			r.finish(c.broken)
+			r.Finish(c.broken)
 		}
 		return len(live)
 	}
@@ -360,10 +256,10 @@ func (c *committer) apply(reqs []*request) int {
 			cur := c.get(r.id)
 			switch {
 			case cur == nil || cur.epoch != r.epoch:
-				r.err = fenced(r.id, r.epoch, epochOf(cur))
+				r.Err = fenced(r.id, r.epoch, epochOf(cur))
 			case len(r.rec) == 0:
 			case r.first != cur.lastSeq+1:
-				r.err = ticketview.Errorf(ticketview.EINTERNAL, "journalfile: section %s: append at seq %d, the journal ends at %d", r.id, r.first, cur.lastSeq)
+				r.Err = ticketview.Errorf(ticketview.EINTERNAL, "journalfile: section %s: append at seq %d, the journal ends at %d", r.id, r.first, cur.lastSeq)
 			default:
 				st := c.stage(r.id)
 				st.lastSeq = r.last
@@ -374,11 +270,11 @@ func (c *committer) apply(reqs []*request) int {
 			cur := c.get(r.id)
 			switch {
 			case cur == nil || cur.epoch != r.epoch:
-				r.err = fenced(r.id, r.epoch, epochOf(cur))
+				r.Err = fenced(r.id, r.epoch, epochOf(cur))
 			case r.first > cur.lastSeq:
-				r.err = ticketview.Errorf(ticketview.EINTERNAL, "journalfile: section %s: snapshot at %d beyond the journal's end %d", r.id, r.first, cur.lastSeq)
+				r.Err = ticketview.Errorf(ticketview.EINTERNAL, "journalfile: section %s: snapshot at %d beyond the journal's end %d", r.id, r.first, cur.lastSeq)
 			case r.first < cur.snapSeq:
-				r.err = ticketview.Errorf(ticketview.EINTERNAL, "journalfile: section %s: snapshot at %d older than the stored one at %d", r.id, r.first, cur.snapSeq)
+				r.Err = ticketview.Errorf(ticketview.EINTERNAL, "journalfile: section %s: snapshot at %d older than the stored one at %d", r.id, r.first, cur.snapSeq)
 			default:
 				st := c.stage(r.id)
 				st.snap, st.snapSeq = loc{off: int64(len(buf)), n: int64(len(r.rec))}, r.first
@@ -395,7 +291,7 @@ func (c *committer) apply(reqs []*request) int {
 			c.broken = ticketview.Errorf(ticketview.EUNAVAILABLE,
 				"journalfile: write failed, the store takes no more writes (the batch was not acknowledged; part of it may be found on the next Open): %v", err)
 			for _, r := range live {
-				r.finish(c.broken)
+				r.Finish(c.broken)
 			}
 			return len(live)
 		}
@@ -422,10 +318,10 @@ func (c *committer) apply(reqs []*request) int {
 		}
 	}
 	for _, r := range live {
-		if r.err == nil && (r.kind == reqActivate || r.kind == reqLocate) {
+		if r.Err == nil && (r.kind == reqActivate || r.kind == reqLocate) {
 			r.view = c.viewOf(r.id)
 		}
-		close(r.done)
+		r.Answer()
 	}
 	return len(live)
 }

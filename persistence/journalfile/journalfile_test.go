@@ -400,7 +400,7 @@ func holdCommitter(t *testing.T, s *Store) (release func()) {
 		t.Fatal(err)
 	}
 	<-entered
-	return func() { close(wait); <-r.done }
+	return func() { close(wait); <-r.Done() }
 }
 
 func TestFencedFailsAloneInBatch(t *testing.T) {
@@ -419,7 +419,7 @@ func TestFencedFailsAloneInBatch(t *testing.T) {
 	w3 := s.AppendAsync(ctx, a, ea, storetest.SampleEvents(3, 1, storetest.BaseTime))  // follows w1 in the batch
 	w4 := s.AppendAsync(ctx, b, eb2, storetest.SampleEvents(2, 1, storetest.BaseTime)) // gap
 	w5 := s.AppendAsync(ctx, b, eb2, storetest.SampleEvents(1, 2, storetest.BaseTime))
-	for len(s.queue) < 5 {
+	for s.queue.Len() < 5 {
 		runtime.Gosched()
 	}
 	release()

@@ -38,6 +38,7 @@ import (
 	"syscall"
 
 	"github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/persistence/internal/groupcommit"
 )
 
 // Options tune a Store. Zero values take the defaults.
@@ -76,11 +77,9 @@ type Store struct {
 	opts Options
 	lock *os.File
 
-	queue   chan *request
-	quit    chan struct{}
-	stopped chan struct{}
-	closed  atomic.Bool
-	once    sync.Once
+	queue  *groupcommit.Queue[*request]
+	closed atomic.Bool
+	once   sync.Once
 
 	// The segment files of the live generation. Readers (Activate) hold filesMu for
 	// reading while they read; the committer takes it for writing to add a segment or
@@ -151,7 +150,10 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("journalfile: lock %s: %w", dir, err)
 	}
 	s := &Store{dir: dir, opts: opts, lock: lock, files: map[uint32]*os.File{},
-		queue: make(chan *request, 4096), quit: make(chan struct{}), stopped: make(chan struct{})}
+		queue: groupcommit.New[*request](groupcommit.Config{
+			Size: 4096, MaxBatch: opts.MaxBatch, Closed: errClosed,
+			GatherMin: gatherMin, GatherQuiet: gatherQuiet, GatherMax: gatherMax,
+		})}
 	s.c.s = s
 	s.c.index = map[ticketview.SectionID]*section{}
 	if err := s.recover(); err != nil {
@@ -168,8 +170,7 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.once.Do(func() {
 		s.closed.Store(true)
-		close(s.quit)
-		<-s.stopped
+		s.queue.Close()
 		s.c.waitPrepare()
 		s.filesMu.Lock()
 		s.closeFiles()

@@ -5,33 +5,27 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/ticketview/ticketview/persistence/internal/groupcommit"
 )
 
 // A request is one write waiting for the committer. Its op runs inside the batch's
 // transaction; the caller learns the outcome only after that transaction committed.
 type request struct {
-	ctx     context.Context
+	groupcommit.Request
 	section string               // the section the op works on, if any: read ahead for the batch
 	op      func(b *batch) error // returns the request's own outcome; storage failures via b.fail
-	state   atomic.Int32
-	err     error
-	done    chan struct{}
 }
 
+// Commit delay (see groupcommit.Config).
 const (
-	pending   int32 = iota // queued
-	taken                  // the committer has it: it will be answered
-	cancelled              // the caller gave up first: it will never run
+	gatherMin   = 8
+	gatherQuiet = 25 * time.Microsecond
+	gatherMax   = 250 * time.Microsecond
 )
-
-func (r *request) finish(err error) {
-	r.err = err
-	close(r.done)
-}
 
 // submit queues op for the committer. Requests are applied in the order they entered the
 // queue: a goroutine's submits (or submits ordered by a lock) keep their order.
@@ -39,40 +33,18 @@ func (db *DB) submit(ctx context.Context, section string, op func(b *batch) erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r := &request{ctx: ctx, section: section, op: op, done: make(chan struct{})}
-	select {
-	case <-db.quit:
-		return nil, errClosed
-	default:
+	r := &request{section: section, op: op}
+	if err := db.queue.Submit(ctx, r); err != nil {
+		return nil, err
 	}
-	select {
-	case db.queue <- r:
-		return r, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-db.quit:
-		return nil, errClosed
-	}
+	return r, nil
 }
 
 // await waits for a request's outcome. A caller whose context ends while the request is
 // still queued withdraws it (it will never be written); once the committer has taken it,
 // the outcome is known within one commit, and await reports it.
 func (db *DB) await(ctx context.Context, r *request) error {
-	select {
-	case <-r.done:
-		return r.err
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(pending, cancelled) {
-			return ctx.Err()
-		}
-	case <-db.stopped:
-		if r.state.CompareAndSwap(pending, cancelled) {
-			return errClosed
-		}
-	}
-	<-r.done
-	return r.err
+	return db.queue.Await(ctx, r)
 }
 
 func (db *DB) do(ctx context.Context, section string, op func(b *batch) error) error {
@@ -86,84 +58,10 @@ func (db *DB) do(ctx context.Context, section string, op func(b *batch) error) e
 // run is the committer: it takes the first queued request, drains what else is queued
 // (up to maxBatch), applies them all in one transaction and answers them after it commits.
 func (db *DB) run() {
-	defer close(db.stopped)
-	reqs := make([]*request, 0, maxBatch)
-	answered := 0 // requests answered by the last commit
-	for {
-		select {
-		case <-db.quit:
-			db.drainClosed()
-			return
-		default:
-		}
-		select {
-		case r := <-db.queue:
-			reqs = append(reqs[:0], r)
-		case <-db.quit:
-			db.drainClosed()
-			return
-		}
-		reqs = db.drain(reqs)
-		if answered >= gatherMin && len(reqs) < maxBatch {
-			reqs = db.gather(reqs, answered)
-		}
+	db.queue.Run(func(reqs []*request) int {
 		db.c.apply(reqs)
-		answered = len(reqs)
-		clear(reqs) // let answered requests be collected
-	}
-}
-
-func (db *DB) drain(reqs []*request) []*request {
-	for len(reqs) < maxBatch {
-		select {
-		case r := <-db.queue:
-			reqs = append(reqs, r)
-		default:
-			return reqs
-		}
-	}
-	return reqs
-}
-
-// Commit delay. Under load, the callers the last commit answered come back at once with
-// their next writes, just after the committer has taken what queued meanwhile; without a
-// pause the load splits into two half-size batches that take turns, each paying a full
-// fsync. So when the last commit answered gatherMin or more requests, the committer waits
-// a little for them: until as many requests as it answered have joined, until none came
-// for gatherQuiet, or gatherMax at most. A lone writer never waits.
-const (
-	gatherMin   = 8
-	gatherQuiet = 25 * time.Microsecond
-	gatherMax   = 250 * time.Microsecond
-)
-
-func (db *DB) gather(reqs []*request, answered int) []*request {
-	want := min(len(reqs)+answered, maxBatch)
-	start := time.Now()
-	quietSince, seen := start, len(reqs)+len(db.queue)
-	for seen < want {
-		runtime.Gosched() // let the answered callers run
-		now := time.Now()
-		if n := len(reqs) + len(db.queue); n != seen {
-			seen, quietSince = n, now
-		} else if now.Sub(quietSince) >= gatherQuiet || now.Sub(start) >= gatherMax {
-			break
-		}
-	}
-	return db.drain(reqs)
-}
-
-func (db *DB) drainClosed() {
-	for {
-		select {
-		case r := <-db.queue:
-			if r.state.CompareAndSwap(pending, taken) {
-				r.finish(errClosed)
-			}
-		default:
-			return
-		}
-	}
+		return len(reqs)
+	})
 }
 
 // committer owns the writer connection and its prepared statements.
@@ -234,17 +132,7 @@ var bg = context.Background() // statements of the committer are never interrupt
 // gets that error while the others commit; if the transaction itself fails, every request
 // of the batch gets an EUNAVAILABLE error and none of its writes is visible.
 func (c *committer) apply(reqs []*request) {
-	live := c.live[:0]
-	for _, r := range reqs {
-		if !r.state.CompareAndSwap(pending, taken) {
-			continue // withdrawn by its caller
-		}
-		if err := r.ctx.Err(); err != nil {
-			r.finish(err)
-			continue
-		}
-		live = append(live, r)
-	}
+	live := groupcommit.Take(c.live[:0], reqs)
 	c.live = live
 	if len(live) == 0 {
 		return
@@ -266,11 +154,11 @@ func (c *committer) apply(reqs []*request) {
 	if err != nil {
 		e := unavailable("group commit failed, nothing of it was written", err)
 		for _, r := range live {
-			r.err = e
+			r.Err = e
 		}
 	}
 	for i, r := range live {
-		close(r.done)
+		r.Answer()
 		live[i] = nil
 	}
 }
@@ -283,7 +171,7 @@ func (c *committer) applyTx(b *batch, live []*request) error {
 		return err
 	}
 	for _, r := range live {
-		r.err = r.op(b)
+		r.Err = r.op(b)
 		if b.fatal != nil {
 			return b.fatal
 		}

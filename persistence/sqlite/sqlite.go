@@ -27,6 +27,7 @@ import (
 	"sync"
 
 	"github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/persistence/internal/groupcommit"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -51,9 +52,7 @@ type DB struct {
 	writer *sql.DB // one connection, owned by the committer
 	reader *sql.DB // read-only connections
 
-	queue   chan *request
-	quit    chan struct{} // closed by Close: stop taking requests
-	stopped chan struct{} // closed when the committer has exited
+	queue   *groupcommit.Queue[*request]
 	closeMu sync.Mutex
 	closed  bool
 	cerr    error
@@ -126,13 +125,14 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db := &DB{
-		path:    abs,
-		writer:  writer,
-		reader:  reader,
-		queue:   make(chan *request, queueSize),
-		quit:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		c:       c,
+		path:   abs,
+		writer: writer,
+		reader: reader,
+		queue: groupcommit.New[*request](groupcommit.Config{
+			Size: queueSize, MaxBatch: maxBatch, Closed: errClosed,
+			GatherMin: gatherMin, GatherQuiet: gatherQuiet, GatherMax: gatherMax,
+		}),
+		c: c,
 	}
 	go db.run()
 	if err := db.prepareReads(ctx); err != nil {
@@ -166,8 +166,7 @@ func (db *DB) Close() error {
 		return db.cerr
 	}
 	db.closed = true
-	close(db.quit)
-	<-db.stopped
+	db.queue.Close()
 	errs := []error{db.c.close()}
 	db.readStmts.Range(func(_, s any) bool {
 		errs = append(errs, s.(*sql.Stmt).Close())

@@ -274,9 +274,9 @@ func blockCommitter(t *testing.T, db *DB) (release func()) {
 func waitQueued(t *testing.T, db *DB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(db.queue) < n {
+	for db.queue.Len() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d requests queued, want %d", len(db.queue), n)
+			t.Fatalf("%d requests queued, want %d", db.queue.Len(), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
