@@ -67,18 +67,7 @@ func TestExtend(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, _ := heldGrid(t)
-			if tc.before != nil {
-				tc.before(t, s)
-				s.TakeEvents()
-			}
-			owner, token := "alice", "h"
-			if tc.owner != "" {
-				owner = tc.owner
-			}
-			if tc.token != "" {
-				token = tc.token
-			}
+			s, owner, token := heldCase(t, tc.before, tc.owner, tc.token)
 			for i, st := range tc.steps {
 				seq := s.Seq()
 				h, err := s.Extend(token, owner, "", st.by, t0.Add(st.at))
@@ -133,18 +122,7 @@ func TestRelease(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, _ := heldGrid(t)
-			if tc.before != nil {
-				tc.before(t, s)
-				s.TakeEvents()
-			}
-			owner, token := "alice", "h"
-			if tc.owner != "" {
-				owner = tc.owner
-			}
-			if tc.token != "" {
-				token = tc.token
-			}
+			s, owner, token := heldCase(t, tc.before, tc.owner, tc.token)
 			err := s.Release(token, owner, "", t0.Add(tc.at))
 			wantErr(t, err, tc.code)
 			checkInv(t, s)
@@ -705,4 +683,22 @@ func TestBuyerLedger(t *testing.T) {
 			}
 		})
 	}
+}
+
+// heldCase is the start of a table case on alice's hold "h": the section after the case's
+// before step (its events taken), and the owner and token the case acts as.
+func heldCase(t *testing.T, before func(*testing.T, *tv.Section), owner, token string) (*tv.Section, string, string) {
+	t.Helper()
+	s, _ := heldGrid(t)
+	if before != nil {
+		before(t, s)
+		s.TakeEvents()
+	}
+	if owner == "" {
+		owner = "alice"
+	}
+	if token == "" {
+		token = "h"
+	}
+	return s, owner, token
 }

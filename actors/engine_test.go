@@ -98,6 +98,13 @@ func (e *env) open(t testing.TB) {
 
 func (e *env) start(t testing.TB, store ticketview.SectionStore) { e.startWith(t, store, nil) }
 
+// restartOn replaces the engine with one on store (the real store, wrapped by a test).
+func (e *env) restartOn(t testing.TB, store ticketview.SectionStore) {
+	t.Helper()
+	e.eng.Close()
+	e.start(t, store)
+}
+
 func (e *env) startWith(t testing.TB, store ticketview.SectionStore, tune func(*Config)) {
 	t.Helper()
 	e.bus = inmem.NewBus()
@@ -366,9 +373,8 @@ func TestFailedCommitAcknowledgesNothing(t *testing.T) {
 	for _, journal := range journals {
 		t.Run(journal, func(t *testing.T) {
 			e := newEnvWith(t, journal, 10, 0)
-			e.eng.Close()
 			fs := &faultyStore{SectionStore: e.store}
-			e.start(t, fs)
+			e.restartOn(t, fs)
 			ctx := context.Background()
 			if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("stalls"), Owner: "ann", Seats: []string{"A-1"}}); err != nil {
 				t.Fatal(err)
@@ -610,8 +616,7 @@ func (s *slowStore) Append(ctx context.Context, id ticketview.SectionID, epoch u
 // if nothing else is written after it.
 func TestReadDuringWriteIsAnsweredWhenWriteEnds(t *testing.T) {
 	e := newEnv(t, 10, 0)
-	e.eng.Close()
-	e.start(t, &slowStore{SectionStore: e.db, delay: 200 * time.Millisecond})
+	e.restartOn(t, &slowStore{SectionStore: e.db, delay: 200 * time.Millisecond})
 	pid, err := e.eng.pid(context.Background(), sid("stalls"))
 	if err != nil {
 		t.Fatal(err)
@@ -646,9 +651,8 @@ func TestFailedWriteFailsTheWriteQueuedBehindIt(t *testing.T) {
 	for _, journal := range journals {
 		t.Run(journal, func(t *testing.T) {
 			e := newEnvWith(t, journal, 10, 0)
-			e.eng.Close()
 			fs := &faultyStore{SectionStore: e.store}
-			e.start(t, fs)
+			e.restartOn(t, fs)
 			pid, err := e.eng.pid(context.Background(), sid("stalls"))
 			if err != nil {
 				t.Fatal(err)
@@ -692,8 +696,7 @@ func TestFailedWriteFailsTheWriteQueuedBehindIt(t *testing.T) {
 // also settles the caller's per-buyer reservation: see the limit tests.)
 func TestPanicLeavesNobodyWaiting(t *testing.T) {
 	e := newEnv(t, 10, 0)
-	e.eng.Close()
-	e.start(t, &slowStore{SectionStore: e.db, delay: 300 * time.Millisecond})
+	e.restartOn(t, &slowStore{SectionStore: e.db, delay: 300 * time.Millisecond})
 	pid, err := e.eng.pid(context.Background(), sid("stalls"))
 	if err != nil {
 		t.Fatal(err)

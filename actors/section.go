@@ -121,9 +121,7 @@ func (a *sectionActor) Receive(ctx actor.Context) {
 	case *tick:
 		if m.gen == a && a.ensureLoaded(ctx) == nil {
 			a.timerAt = time.Time{}
-			a.sec.ExpireDue(a.eng.now())
-			a.collect(nil, result{})
-			a.afterChange(ctx)
+			a.expireDue(ctx)
 		}
 	case *actor.Restarting:
 		// After a panic the state is thrown away and rebuilt from the store by the new
@@ -173,10 +171,15 @@ func (a *sectionActor) load(ctx actor.Context) error {
 	}
 	a.sec, a.epoch, a.sinceSnapshot = sec, epoch, len(events)
 	a.eng.metrics.activations.Add(1)
+	a.expireDue(ctx)
+	return nil
+}
+
+// expireDue expires the holds whose time has come and sends their release to the journal.
+func (a *sectionActor) expireDue(ctx actor.Context) {
 	a.sec.ExpireDue(a.eng.now())
 	a.collect(nil, result{})
 	a.afterChange(ctx)
-	return nil
 }
 
 func (a *sectionActor) ensureLoaded(ctx actor.Context) error {
