@@ -77,12 +77,21 @@ type AsyncAppender interface {
 }
 
 // SeatDelta is a small change of a section's seat map, for live seat maps.
+//
+// Prev and Seq let a reader detect a lost delta: the events between Prev and Seq changed
+// no seat, so a reader that has applied everything up to Prev (or later, up to Seq-1) has
+// missed nothing; one that stands before Prev has lost deltas and must resync from a full
+// Availability.
 type SeatDelta struct {
-	Section SectionID
-	Seq     uint64
-	Seats   []string   // labels of seats whose status changed
-	Status  SeatStatus // their new status
-	GAFree  int        // GA sections: free places after the change
+	Section SectionID  `json:"section"`
+	Seq     uint64     `json:"seq"`             // the section event that caused it
+	Prev    uint64     `json:"prev"`            // Seq of the section's previous delta (or of its state when its actor started)
+	Seats   []string   `json:"seats,omitempty"` // labels of seats whose status changed
+	Status  SeatStatus `json:"status"`          // their new status
+	GAFree  int        `json:"ga_free"`         // GA sections: free places after the change
+	// Categories are the section's counts per category after the commit that carried the
+	// delta (shared by every delta of that commit).
+	Categories []CategoryAvailability `json:"categories,omitempty"`
 }
 
 // DeltaPublisher receives seat deltas after they are durable, in order per section.
@@ -94,6 +103,14 @@ type DeltaPublisher interface {
 type DomainEvent struct {
 	Section SectionID
 	SectionEvent
+	Labels []string // labels of SectionEvent.Seats, in the same order
+}
+
+// Audit is the audit-log entry of the event.
+func (e *DomainEvent) Audit() AuditEntry {
+	return AuditEntry{Section: e.Section, Seq: e.Seq, Type: e.Type, At: e.At, Owner: e.Owner,
+		Token: e.Token, BookingID: e.BookingID, Seats: e.Labels, Quantity: e.Quantity,
+		Reference: e.Reference}
 }
 
 // EventPublisher receives domain events after they are durable, in order per section.
