@@ -29,6 +29,7 @@ type Config struct {
 	Venues    ticketview.VenueStore     // required
 	Deltas    ticketview.DeltaPublisher // optional: live seat maps
 	Publisher ticketview.EventPublisher // optional: domain events
+	Snapshots ticketview.SnapshotCache  // optional: each snapshot is also put here once stored
 	Logger    *zap.Logger               // optional
 	Now       func() time.Time          // optional: the clock
 	// SnapshotEvery is how many journaled events make a new snapshot (default 1000).
@@ -253,7 +254,7 @@ func putTimer(t *time.Timer) {
 }
 
 // published runs after a group commit: it feeds the ports and the buyer ledgers.
-func (e *Engine) published(id ticketview.SectionID, evs []ticketview.SectionEvent, deltas []ticketview.SeatDelta) {
+func (e *Engine) published(id ticketview.SectionID, evs []ticketview.SectionEvent, deltas []ticketview.SeatDelta, labels [][]string) {
 	if l, ok := e.ledgers.Load(id.Event); ok {
 		led := l.(*eventLedger)
 		for i := range evs {
@@ -272,6 +273,9 @@ func (e *Engine) published(id ticketview.SectionID, evs []ticketview.SectionEven
 		out := make([]ticketview.DomainEvent, len(evs))
 		for i := range evs {
 			out[i] = ticketview.DomainEvent{Section: id, SectionEvent: evs[i]}
+			if i < len(labels) {
+				out[i].Labels = labels[i]
+			}
 		}
 		e.cfg.Publisher.PublishEvents(out)
 	}

@@ -545,9 +545,18 @@ func TestDeltasAndEventsInOrder(t *testing.T) {
 	a := avail(t, e.eng, "stalls")
 	var seqs []uint64
 	state := map[string]ticketview.SeatStatus{}
+	var last ticketview.SeatDelta
 	for len(seqs) < int(a.Seq) {
 		select {
 		case d := <-deltas.C:
+			if d.Prev != last.Seq {
+				t.Fatalf("delta %d: Prev %d, want the previous delta's Seq %d", d.Seq, d.Prev, last.Seq)
+			}
+			if len(d.Categories) != 1 || d.Categories[0].Capacity != a.Capacity ||
+				d.Categories[0].Free+d.Categories[0].Held+d.Categories[0].Sold+d.Categories[0].Blocked != a.Capacity {
+				t.Fatalf("delta %d: categories %+v", d.Seq, d.Categories)
+			}
+			last = d
 			seqs = append(seqs, d.Seq)
 			for _, s := range d.Seats {
 				state[s] = d.Status
@@ -564,13 +573,19 @@ func TestDeltasAndEventsInOrder(t *testing.T) {
 			t.Fatalf("seat %s: deltas say %v, map says %v", s.Label, st, s.Status)
 		}
 	}
-	var last uint64
+	if c := last.Categories[0]; c.Held+c.Sold != a.Held+a.Sold || c.Free != a.Free {
+		t.Fatalf("last delta's counts %+v, availability %+v", c, a)
+	}
+	var lastSeq uint64
 	for n := 0; n < int(a.Seq); n++ {
 		ev := <-events.C
-		if ev.Seq != last+1 || ev.Section != sid("stalls") {
-			t.Fatalf("event %d after %d", ev.Seq, last)
+		if ev.Seq != lastSeq+1 || ev.Section != sid("stalls") {
+			t.Fatalf("event %d after %d", ev.Seq, lastSeq)
 		}
-		last = ev.Seq
+		if len(ev.Labels) != len(ev.Seats) || len(ev.Labels) == 0 || ev.Labels[0] == "" {
+			t.Fatalf("event %d: labels %v for seats %v", ev.Seq, ev.Labels, ev.Seats)
+		}
+		lastSeq = ev.Seq
 	}
 }
 

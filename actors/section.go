@@ -76,6 +76,7 @@ type flushed struct {
 	waiters []*command
 	replies []result
 	deltas  []ticketview.SeatDelta
+	labels  [][]string // seat labels of each event, when domain events are published
 }
 
 type tick struct{ gen *sectionActor }
@@ -97,6 +98,8 @@ type sectionActor struct {
 	pendingWaiters []*command
 	pendingReplies []result
 	pendingDeltas  []ticketview.SeatDelta
+	pendingLabels  [][]string // aligned with pending when the engine publishes domain events
+	lastDelta      uint64     // Seq of the last delta built (SeatDelta.Prev of the next)
 	batchHint      int        // capacity for the next batch's slices: the last batch's size
 	inflight       []*flushed // journal writes under way, oldest first
 	incarnation    uint64     // bumped when the state is rebuilt: older writes are stale
@@ -169,7 +172,7 @@ func (a *sectionActor) load(ctx actor.Context) error {
 		a.log.Error("section recovery failed", zap.Error(err))
 		return err
 	}
-	a.sec, a.epoch, a.sinceSnapshot = sec, epoch, len(events)
+	a.sec, a.epoch, a.sinceSnapshot, a.lastDelta = sec, epoch, len(events), sec.Seq()
 	a.eng.metrics.activations.Add(1)
 	a.expireDue(ctx)
 	return nil
@@ -236,6 +239,11 @@ func (a *sectionActor) collect(c *command, r result) {
 			a.pendingDeltas = make([]ticketview.SeatDelta, 0, a.batchHint)
 		}
 		a.pendingDeltas = a.appendDeltas(a.pendingDeltas, a.pending[n:])
+		if a.eng.cfg.Publisher != nil {
+			for i := n; i < len(a.pending); i++ {
+				a.pendingLabels = append(a.pendingLabels, a.labelsOf(a.pending[i].Seats))
+			}
+		}
 	}
 	if c == nil {
 		return
@@ -295,8 +303,8 @@ func (a *sectionActor) maybeFlush(ctx actor.Context) {
 	}
 	// The next batch's slices start at about this one's size instead of growing step by step.
 	a.batchHint = min(max(len(a.pending), len(a.pendingWaiters)), maxBatchHint)
-	f := &flushed{gen: a, inc: a.incarnation, events: a.pending, waiters: a.pendingWaiters, replies: a.pendingReplies, deltas: a.pendingDeltas}
-	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas = nil, nil, nil, nil
+	f := &flushed{gen: a, inc: a.incarnation, events: a.pending, waiters: a.pendingWaiters, replies: a.pendingReplies, deltas: a.pendingDeltas, labels: a.pendingLabels}
+	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas, a.pendingLabels = nil, nil, nil, nil, nil
 	a.inflight = append(a.inflight, f)
 	a.sinceSnapshot += len(f.events)
 	var snap *ticketview.SectionSnapshot
@@ -308,7 +316,7 @@ func (a *sectionActor) maybeFlush(ctx actor.Context) {
 		a.sinceSnapshot = 0
 		a.snapshotting.Store(true)
 	}
-	store, id, epoch, timeout := a.eng.cfg.Store, a.id, a.epoch, a.eng.cfg.StoreTimeout
+	store, cache, id, epoch, timeout := a.eng.cfg.Store, a.eng.cfg.Snapshots, a.id, a.epoch, a.eng.cfg.StoreTimeout
 	self, root, log, busy := ctx.Self(), a.eng.system.Root, a.log, &a.snapshotting
 	c, cancel := context.WithTimeout(context.Background(), timeout)
 	var wait func() error
@@ -331,6 +339,10 @@ func (a *sectionActor) maybeFlush(ctx actor.Context) {
 			// Off the commit path: the next group commit need not wait for it.
 			if err := store.SaveSnapshot(c, id, epoch, snap); err != nil {
 				log.Warn("snapshot not saved; the journal still has everything", zap.Error(err))
+			} else if cache != nil {
+				if err := cache.PutSnapshot(c, id, snap); err != nil {
+					log.Debug("snapshot not cached", zap.Error(err))
+				}
 			}
 		}
 	}()
@@ -350,7 +362,7 @@ func (a *sectionActor) answer(f *flushed) {
 	for i, c := range f.waiters {
 		c.reply(f.replies[i].v, f.replies[i].err)
 	}
-	a.eng.published(a.id, f.events, f.deltas)
+	a.eng.published(a.id, f.events, f.deltas, f.labels)
 }
 
 func (a *sectionActor) flushed(ctx actor.Context, f *flushed) {
@@ -399,7 +411,7 @@ func (a *sectionActor) failed(ctx actor.Context, cause error) {
 	for _, c := range a.pendingWaiters {
 		c.reply(nil, err)
 	}
-	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas = nil, nil, nil, nil
+	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas, a.pendingLabels = nil, nil, nil, nil, nil
 	a.sec = nil
 	if errors.Is(cause, ticketview.ErrFenced) {
 		// A newer activation owns the section: this one must serve nothing more.
@@ -434,26 +446,41 @@ func (a *sectionActor) schedule(ctx actor.Context) {
 	a.timer = time.AfterFunc(d, func() { root.Send(self, msg) })
 }
 
+// appendDeltas builds the seat deltas of evs, which the section has just applied. Each
+// carries the section's per-category counts as they are now, after all of evs.
 func (a *sectionActor) appendDeltas(out []ticketview.SeatDelta, evs []ticketview.SectionEvent) []ticketview.SeatDelta {
 	if a.eng.cfg.Deltas == nil {
 		return out
 	}
+	var cats []ticketview.CategoryAvailability
 	for i := range evs {
 		e := &evs[i]
 		st, ok := deltaStatus(e.Type)
 		if !ok {
 			continue
 		}
-		d := ticketview.SeatDelta{Section: a.id, Seq: e.Seq, Status: st}
+		if cats == nil {
+			cats = a.sec.Availability(false).Categories
+		}
+		d := ticketview.SeatDelta{Section: a.id, Seq: e.Seq, Prev: a.lastDelta, Status: st, Categories: cats}
+		a.lastDelta = e.Seq
 		if a.sec.IsGA() {
 			d.GAFree = a.sec.Free()
 		} else {
-			d.Seats = make([]string, len(e.Seats))
-			for j, s := range e.Seats {
-				d.Seats[j] = a.sec.SeatLabel(s)
-			}
+			d.Seats = a.labelsOf(e.Seats)
 		}
 		out = append(out, d)
+	}
+	return out
+}
+
+func (a *sectionActor) labelsOf(seats []int32) []string {
+	if len(seats) == 0 {
+		return nil
+	}
+	out := make([]string, len(seats))
+	for j, s := range seats {
+		out[j] = a.sec.SeatLabel(s)
 	}
 	return out
 }
