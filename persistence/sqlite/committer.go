@@ -78,6 +78,8 @@ type committer struct {
 
 	insVenue, insEvent, selEvent, updEvent *sql.Stmt
 
+	named map[string]*sql.Stmt // statements prepared on first use, by query text (see prepared)
+
 	stmts []*sql.Stmt
 
 	commits, requests atomic.Uint64 // group commits tried and the requests in them
