@@ -244,7 +244,7 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	cats := map[string]*catAgg{}
 	for i := range v.Sections {
 		l := &v.Sections[i]
-		a, err := s.cfg.Bookings.Availability(ctx, ticketview.SectionID{Event: e.ID, Section: l.ID}, false)
+		a, err := s.availability(ctx, nil, ticketview.SectionID{Event: e.ID, Section: l.ID}, false)
 		if err != nil {
 			return err
 		}
@@ -298,7 +298,7 @@ func (s *Server) getSection(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.cfg.Bookings.Availability(ctx, t.id, withSeats)
+	a, err := s.availability(ctx, c, t.id, withSeats)
 	if err != nil {
 		return err
 	}

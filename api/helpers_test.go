@@ -48,15 +48,17 @@ func newEnvWith(t *testing.T, admin string) *env {
 	if err := demo.Seed(ctx, db, db, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := actors.NewEngine(actors.Config{Store: db, Events: db, Venues: db, Deltas: bus, Publisher: bus,
-		Logger: log, Now: time.Now})
+	audit := actors.NewAuditFeeder(db, log)
+	eng, err := actors.NewEngine(actors.Config{Store: db, Events: db, Venues: db, Deltas: bus,
+		Publisher: actors.EventFanout{bus, audit}, Logger: log, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.NewServer(api.Config{Bookings: eng, Events: db, Venues: db, Logger: log, AdminToken: admin, Now: time.Now})
+	srv := api.NewServer(api.Config{Bookings: eng, Events: db, Venues: db, SeatMaps: db, Details: db, Audit: db,
+		Logger: log, AdminToken: admin, Now: time.Now})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +77,7 @@ func newEnvWith(t *testing.T, admin string) *env {
 		if err := eng.Close(); err != nil {
 			t.Errorf("engine close: %v", err)
 		}
+		audit.Close(context.Background())
 		if err := db.Close(); err != nil {
 			t.Errorf("db close: %v", err)
 		}

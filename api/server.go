@@ -65,6 +65,11 @@ type Config struct {
 	Bookings ticketview.BookingService
 	Events   ticketview.EventStore
 	Venues   ticketview.VenueStore
+	// Optional read-side stores; a route whose store is nil answers 404.
+	Views    ticketview.AvailabilityCache // section availability is read here first
+	SeatMaps ticketview.SeatMapStore
+	Details  ticketview.EventDetailsStore
+	Audit    ticketview.AuditLog
 	Logger   *zap.Logger
 	// AdminToken guards /api/v1/admin with "Authorization: Bearer <AdminToken>". When it is
 	// empty the admin API is disabled (every admin route answers 403).
@@ -132,6 +137,8 @@ func (s *Server) routes() {
 	v1 := app.Group("/api/v1")
 	v1.Get("/events", s.listEvents)
 	v1.Get("/events/:event", s.getEvent)
+	v1.Get("/events/:event/details", s.getEventDetails)
+	v1.Get("/venues/:venue/map", s.getSeatMap)
 
 	v1.Get("/events/:event/sections/:section", s.getSection)
 	sec := v1.Group("/events/:event/sections/:section")
@@ -144,6 +151,9 @@ func (s *Server) routes() {
 	sec.Post("/bookings/:booking/cancel", s.buyer, s.cancelBooking)
 
 	adm := v1.Group("/admin", s.admin)
+	adm.Put("/venues/:venue/map", s.putSeatMap)
+	adm.Put("/events/:event/details", s.putEventDetails)
+	adm.Get("/events/:event/audit", s.getAudit)
 	asec := adm.Group("/events/:event/sections/:section")
 	asec.Post("/block", s.block)
 	asec.Post("/unblock", s.unblock)
