@@ -4,17 +4,32 @@ GO        ?= go
 PKGS      := ./...
 BENCHTIME ?= 2s
 
-.PHONY: run build test test-short lint bench bench-domain bench-actors fuzz clean
+.PHONY: run run-prod migrate services build test test-short lint bench bench-domain bench-actors bench-stores fuzz clean
 
+# Everything embedded: needs nothing but Go.
 run:
 	$(GO) run ./cmd/node -data ./data -http :8080
+
+# Against local PostgreSQL, Redis and a MongoDB-compatible server (FerretDB is started
+# when no MongoDB answers on 127.0.0.1:27017). See scripts/run-prod.
+run-prod:
+	GO=$(GO) scripts/run-prod
+
+# Applies the PostgreSQL migrations to TICKETVIEW_POSTGRES_URL.
+migrate:
+	$(GO) run ./cmd/node migrate
+
+# Starts PostgreSQL and Redis for the tests when they are not running.
+services:
+	scripts/test-services
 
 build:
 	mkdir -p bin
 	$(GO) build -o bin/ticketview-node ./cmd/node
 	$(GO) build -o bin/ticketview-gateway ./cmd/gateway
+	$(GO) build -o bin/ferretdev ./internal/cmd/ferretdev
 
-test: lint
+test: lint services
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 test-short:
@@ -25,7 +40,7 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-bench: bench-domain bench-actors
+bench: bench-domain bench-actors bench-stores
 
 bench-domain:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) .
@@ -33,6 +48,10 @@ bench-domain:
 # GOGC=400 is what cmd/node runs with (see DefaultGOGC there).
 bench-actors:
 	GOGC=400 $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./actors/ ./persistence/...
+
+# The production adapters against the local servers (make services).
+bench-stores: services
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./persistence/postgres/ ./persistence/redis/ ./persistence/mongo/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSectionCommands -fuzztime 60s .

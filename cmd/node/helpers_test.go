@@ -13,9 +13,10 @@ import (
 
 // client talks to a node over HTTP.
 type client struct {
-	t    *testing.T
-	base string
-	http *http.Client
+	t      *testing.T
+	base   string
+	http   *http.Client
+	header map[string]string // sent with every request
 }
 
 func newClient(t *testing.T, addr string) *client {
@@ -41,6 +42,9 @@ func (c *client) try(method, path, buyer string, body any) (int, []byte, error) 
 	}
 	if buyer != "" {
 		req.Header.Set("X-Buyer-ID", buyer)
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -88,6 +92,37 @@ func (c *client) healthy() error {
 	}
 	if st != http.StatusOK || !strings.Contains(string(body), `"ok"`) {
 		return fmt.Errorf("healthz: %d %s", st, body)
+	}
+	return nil
+}
+
+// answer is a status and one response header.
+type answer struct {
+	code   int
+	source string
+}
+
+// apiSource is the header that says where availability came from.
+const apiSource = "X-Availability-Source"
+
+// tryHeader sends a body-less request and returns the status with the named header.
+func (c *client) tryHeader(method, path, header string) (answer, []byte, error) {
+	req, err := http.NewRequest(method, c.base+path, nil)
+	if err != nil {
+		return answer{}, nil, err
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return answer{}, nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	return answer{code: res.StatusCode, source: res.Header.Get(header)}, data, err
+}
+
+func decode(data []byte, out any) error {
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decoding %s: %w", data, err)
 	}
 	return nil
 }

@@ -1,12 +1,20 @@
-// Command node runs TicketView on one machine: the seat engine with its embedded SQLite
-// store and the HTTP API.
+// Command node runs TicketView on one machine: the seat engine, its stores and the HTTP
+// API.
 //
-//	node -data ./data -http :8080 [-journal file|sqlite] [-admin-token T] [-seed=true]
+//	node [-data ./data] [-http :8080] [-journal file|sqlite] [-admin-token T] [-seed=true]
+//	     [-postgres URL] [-redis URL] [-mongo URL] [-mongo-db NAME] [-audit=true]
+//	node migrate -postgres URL
 //
-// Every flag falls back to an environment variable: TICKETVIEW_DATA, TICKETVIEW_HTTP, TICKETVIEW_JOURNAL,
-// TICKETVIEW_ADMIN_TOKEN, TICKETVIEW_SEED. Once serving it prints
-// "ticketview node listening on http://ADDR" on stdout. SIGINT or SIGTERM stops it
-// gracefully.
+// With no server addresses everything is embedded in the data directory: the section
+// journal (a journal file, or SQLite), the catalog, seat maps, event details and the
+// audit log (SQLite). -postgres moves the journal and the catalog to PostgreSQL; -redis
+// adds the availability and snapshot caches and the cross-gateway delta feed; -mongo
+// moves seat maps, event details and the audit log to MongoDB. Every flag falls back to
+// an environment variable (see envNames). `node migrate` applies the PostgreSQL schema
+// migrations and exits (Run applies them too).
+//
+// Once serving it prints "ticketview node listening on http://ADDR" on stdout. SIGINT or
+// SIGTERM stops it gracefully.
 package main
 
 import (
@@ -17,7 +25,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -32,6 +39,9 @@ import (
 	"github.com/ticketview/ticketview/demo"
 	"github.com/ticketview/ticketview/inmem"
 	"github.com/ticketview/ticketview/persistence/journalfile"
+	"github.com/ticketview/ticketview/persistence/mongo"
+	"github.com/ticketview/ticketview/persistence/postgres"
+	"github.com/ticketview/ticketview/persistence/redis"
 	"github.com/ticketview/ticketview/persistence/sqlite"
 )
 
@@ -53,12 +63,24 @@ type Main struct {
 	AdminToken string // bearer token of the admin API; "" disables it
 	Seed       bool   // seed the demo venue and event
 
+	PostgresURL string // journal and catalog in PostgreSQL ("" = embedded)
+	RedisURL    string // availability and snapshot caches, delta feed in Redis ("" = none)
+	RedisPrefix string // prefix of every Redis key (several deployments can share a server)
+	MongoURL    string // seat maps, event details, audit log in MongoDB ("" = embedded)
+	MongoDB     string // MongoDB database name
+	Audit       bool   // record every seat-status change in the audit log
+
 	Logger *zap.Logger
 	Now    func() time.Time
 
 	db     *sqlite.DB
 	jf     *journalfile.Store
+	pg     *postgres.DB
+	rd     *redis.Client
+	mg     *mongo.Store
 	bus    *inmem.Bus
+	keeper *actors.ViewKeeper
+	feeder *actors.AuditFeeder
 	engine *actors.Engine
 	server *api.Server
 	ln     net.Listener
@@ -70,20 +92,20 @@ type Main struct {
 
 // NewMain returns a Main with the defaults (before flags and environment).
 func NewMain() *Main {
-	return &Main{DataDir: "./data", HTTP: ":8080", Journal: "file", Seed: true, Now: time.Now}
+	return &Main{DataDir: "./data", HTTP: ":8080", Journal: "file", Seed: true, MongoDB: "ticketview", RedisPrefix: "tv:", Audit: true, Now: time.Now}
 }
 
 // ParseFlags reads the flags in args (without the program name), each defaulting to its
 // environment variable, then to the built-in default.
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
-	seed := m.Seed
-	if v, ok := os.LookupEnv("TICKETVIEW_SEED"); ok && v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("TICKETVIEW_SEED=%q: want true or false", v)
-		}
-		seed = b
+	seed, err := envBool("TICKETVIEW_SEED", m.Seed)
+	if err != nil {
+		return err
+	}
+	audit, err := envBool("TICKETVIEW_AUDIT", m.Audit)
+	if err != nil {
+		return err
 	}
 	fs.StringVar(&m.DataDir, "data", envOr("TICKETVIEW_DATA", m.DataDir), "data directory (env TICKETVIEW_DATA)")
 	fs.StringVar(&m.HTTP, "http", envOr("TICKETVIEW_HTTP", m.HTTP), "HTTP listen address (env TICKETVIEW_HTTP)")
@@ -92,13 +114,30 @@ func (m *Main) ParseFlags(args []string) error {
 	// The token's default is taken after parsing so that -help never prints it.
 	admin := fs.String("admin-token", "", "bearer token of the admin API; empty disables it (env TICKETVIEW_ADMIN_TOKEN)")
 	fs.BoolVar(&m.Seed, "seed", seed, "create the demo venue and event if missing (env TICKETVIEW_SEED)")
+	// Server URLs may hold passwords: like the token, their defaults are not printed.
+	pgURL := fs.String("postgres", "", "PostgreSQL URL: section journal and catalog there instead of embedded (env TICKETVIEW_POSTGRES_URL)")
+	redisURL := fs.String("redis", "", "Redis URL: availability and snapshot caches and the delta feed (env TICKETVIEW_REDIS_URL)")
+	mongoURL := fs.String("mongo", "", "MongoDB URL: seat maps, event details and the audit log there instead of embedded (env TICKETVIEW_MONGO_URL)")
+	fs.StringVar(&m.RedisPrefix, "redis-prefix", envOr("TICKETVIEW_REDIS_PREFIX", m.RedisPrefix), "prefix of every Redis key (env TICKETVIEW_REDIS_PREFIX)")
+	fs.StringVar(&m.MongoDB, "mongo-db", envOr("TICKETVIEW_MONGO_DB", m.MongoDB), "MongoDB database name (env TICKETVIEW_MONGO_DB)")
+	fs.BoolVar(&m.Audit, "audit", audit, "record every seat-status change in the audit log (env TICKETVIEW_AUDIT)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	m.AdminToken = envOr("TICKETVIEW_ADMIN_TOKEN", m.AdminToken)
+	m.PostgresURL = envOr("TICKETVIEW_POSTGRES_URL", m.PostgresURL)
+	m.RedisURL = envOr("TICKETVIEW_REDIS_URL", m.RedisURL)
+	m.MongoURL = envOr("TICKETVIEW_MONGO_URL", m.MongoURL)
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "admin-token" {
+		switch f.Name {
+		case "admin-token":
 			m.AdminToken = *admin
+		case "postgres":
+			m.PostgresURL = *pgURL
+		case "redis":
+			m.RedisURL = *redisURL
+		case "mongo":
+			m.MongoURL = *mongoURL
 		}
 	})
 	if fs.NArg() > 0 {
@@ -111,6 +150,18 @@ func (m *Main) ParseFlags(args []string) error {
 		return errors.New("-data must not be empty")
 	}
 	return nil
+}
+
+func envBool(name string, def bool) (bool, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
 }
 
 func envOr(name, def string) string {
@@ -136,39 +187,55 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			_ = m.Close()
 		}
 	}()
-	if err := os.MkdirAll(m.DataDir, 0o755); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	path := filepath.Join(m.DataDir, DBFile)
-	if m.db, err = sqlite.Open(path); err != nil {
+	st, err := m.openStores(ctx)
+	if err != nil {
 		return err
-	}
-	var journal ticketview.SectionStore = m.db
-	if m.Journal == "file" {
-		if m.jf, err = journalfile.Open(filepath.Join(m.DataDir, JournalDir)); err != nil {
-			return err
-		}
-		journal = m.jf
 	}
 	m.bus = inmem.NewBus()
 	if m.Seed {
-		if err := demo.Seed(ctx, m.db, m.db, m.Now()); err != nil {
+		if err := demo.Seed(ctx, st.events, st.venues, m.Now()); err != nil {
 			return fmt.Errorf("seeding the demo data: %w", err)
 		}
 	}
+	deltas := actors.DeltaFanout{m.bus}
+	events := actors.EventFanout{m.bus}
+	var snapshots ticketview.SnapshotCache
+	if m.rd != nil {
+		deltas = append(deltas, m.rd)
+		snapshots = m.rd
+	}
+	if m.Audit {
+		m.feeder = actors.NewAuditFeeder(st.audit, m.Logger)
+		events = append(events, m.feeder)
+	}
+	// The keeper needs the engine and the engine its publishers: the keeper's source is
+	// bound once the engine exists.
+	var eng *actors.Engine
+	if m.rd != nil {
+		m.keeper = actors.NewViewKeeper(m.rd, func(ctx context.Context, id ticketview.SectionID) (ticketview.Availability, error) {
+			return eng.Availability(ctx, id, true)
+		}, m.Logger)
+		deltas = append(deltas, m.keeper)
+	}
 	m.engine, err = actors.NewEngine(actors.Config{
-		Store: journal, Events: m.db, Venues: m.db,
-		Deltas: m.bus, Publisher: m.bus,
+		Store: st.journal, Events: st.events, Venues: st.venues,
+		Deltas: deltas, Publisher: events, Snapshots: snapshots,
 		Logger: m.Logger, Now: m.Now,
 	})
 	if err != nil {
 		return err
 	}
+	eng = m.engine
 	if err := m.engine.Start(ctx); err != nil {
 		return fmt.Errorf("starting the engine: %w", err)
 	}
+	var views ticketview.AvailabilityCache
+	if m.rd != nil {
+		views = m.rd
+	}
 	m.server = api.NewServer(api.Config{
-		Bookings: m.engine, Events: m.db, Venues: m.db,
+		Bookings: m.engine, Events: st.events, Venues: st.venues,
+		Views: views, SeatMaps: st.seatMaps, Details: st.details, Audit: st.audit,
 		Logger: m.Logger.Named("http"), AdminToken: m.AdminToken, Now: m.Now,
 	})
 	if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {
@@ -176,8 +243,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.served = make(chan error, 1)
 	go func(ln net.Listener) { m.served <- m.server.Serve(ln) }(m.ln)
-	m.Logger.Info("ticketview node started", zap.String("data", path), zap.String("journal", m.Journal), zap.String("http", m.HTTPAddr()),
-		zap.Bool("admin_api", m.AdminToken != ""))
+	m.Logger.Info("ticketview node started", zap.String("data", m.DataDir), zap.String("journal", st.journalName),
+		zap.String("catalog", st.catalogName), zap.String("content", st.contentName), zap.Bool("redis", m.rd != nil),
+		zap.String("http", m.HTTPAddr()), zap.Bool("admin_api", m.AdminToken != ""))
 	return nil
 }
 
@@ -207,6 +275,25 @@ func (m *Main) Close() error {
 		if m.engine != nil {
 			errs = append(errs, m.engine.Close())
 		}
+		if m.keeper != nil {
+			m.keeper.Close()
+		}
+		if m.feeder != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			m.feeder.Close(ctx)
+			cancel()
+		}
+		if m.rd != nil {
+			errs = append(errs, m.rd.Close())
+		}
+		if m.mg != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, m.mg.Close(ctx))
+			cancel()
+		}
+		if m.pg != nil {
+			m.pg.Close()
+		}
 		if m.jf != nil {
 			errs = append(errs, m.jf.Close())
 		}
@@ -235,7 +322,11 @@ func main() {
 		debug.SetGCPercent(DefaultGOGC)
 	}
 	m := NewMain()
-	if err := m.ParseFlags(os.Args[1:]); err != nil {
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "migrate" {
+		os.Exit(migrate(m, args[1:]))
+	}
+	if err := m.ParseFlags(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -266,4 +357,27 @@ func main() {
 		code = 1
 	}
 	os.Exit(code)
+}
+
+// migrate is `node migrate`: it applies the PostgreSQL schema migrations and exits.
+func migrate(m *Main, args []string) int {
+	if err := m.ParseFlags(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "ticketview node migrate:", err)
+		return 2
+	}
+	if m.PostgresURL == "" {
+		fmt.Fprintln(os.Stderr, "ticketview node migrate: set -postgres or TICKETVIEW_POSTGRES_URL")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := postgres.Migrate(ctx, m.PostgresURL); err != nil {
+		fmt.Fprintln(os.Stderr, "ticketview node migrate:", err)
+		return 1
+	}
+	fmt.Println("ticketview node migrate: the PostgreSQL schema is up to date")
+	return 0
 }

@@ -16,7 +16,8 @@ import (
 )
 
 func clearEnv(t *testing.T) {
-	for _, k := range []string{"TICKETVIEW_DATA", "TICKETVIEW_HTTP", "TICKETVIEW_ADMIN_TOKEN", "TICKETVIEW_SEED", "TICKETVIEW_JOURNAL"} {
+	for _, k := range []string{"TICKETVIEW_DATA", "TICKETVIEW_HTTP", "TICKETVIEW_ADMIN_TOKEN", "TICKETVIEW_SEED", "TICKETVIEW_JOURNAL",
+		"TICKETVIEW_POSTGRES_URL", "TICKETVIEW_REDIS_URL", "TICKETVIEW_MONGO_URL", "TICKETVIEW_MONGO_DB", "TICKETVIEW_REDIS_PREFIX", "TICKETVIEW_AUDIT"} {
 		t.Setenv(k, "")
 	}
 }
@@ -134,5 +135,45 @@ func TestMainRunFailsCleanly(t *testing.T) {
 	}
 	if err := second.Close(); err != nil {
 		t.Fatalf("Close after a failed Run: %v", err)
+	}
+}
+
+// The server addresses come from the environment or the flags (flags win); none means
+// every port is embedded.
+func TestParseFlagsServers(t *testing.T) {
+	clearEnv(t)
+	m := NewMain()
+	if err := m.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.PostgresURL != "" || m.RedisURL != "" || m.MongoURL != "" || m.MongoDB != "ticketview" || m.RedisPrefix != "tv:" || !m.Audit {
+		t.Fatalf("defaults: %+v", m)
+	}
+	t.Setenv("TICKETVIEW_POSTGRES_URL", "postgres://env/db")
+	t.Setenv("TICKETVIEW_REDIS_URL", "redis://env:6379/0")
+	t.Setenv("TICKETVIEW_MONGO_URL", "mongodb://env/")
+	t.Setenv("TICKETVIEW_MONGO_DB", "envdb")
+	t.Setenv("TICKETVIEW_REDIS_PREFIX", "env:")
+	t.Setenv("TICKETVIEW_AUDIT", "false")
+	m = NewMain()
+	if err := m.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.PostgresURL != "postgres://env/db" || m.RedisURL != "redis://env:6379/0" || m.MongoURL != "mongodb://env/" ||
+		m.MongoDB != "envdb" || m.RedisPrefix != "env:" || m.Audit {
+		t.Fatalf("from the environment: %+v", m)
+	}
+	m = NewMain()
+	if err := m.ParseFlags([]string{"-postgres", "postgres://flag/db", "-redis", "redis://flag:6379/1", "-mongo", "mongodb://flag/",
+		"-mongo-db", "flagdb", "-redis-prefix", "flag:", "-audit=true"}); err != nil {
+		t.Fatal(err)
+	}
+	if m.PostgresURL != "postgres://flag/db" || m.RedisURL != "redis://flag:6379/1" || m.MongoURL != "mongodb://flag/" ||
+		m.MongoDB != "flagdb" || m.RedisPrefix != "flag:" || !m.Audit {
+		t.Fatalf("flags over the environment: %+v", m)
+	}
+	t.Setenv("TICKETVIEW_AUDIT", "sometimes")
+	if err := NewMain().ParseFlags(nil); err == nil {
+		t.Error("TICKETVIEW_AUDIT=sometimes accepted")
 	}
 }
