@@ -102,6 +102,7 @@ type ViewKeeper struct {
 	mu    sync.Mutex
 	dirty map[ticketview.SectionID]struct{}
 
+	poke chan struct{}
 	stop chan struct{}
 	done chan struct{}
 
@@ -126,7 +127,7 @@ func NewViewKeeper(cache ticketview.AvailabilityCache, source func(ctx context.C
 	}
 	k := &ViewKeeper{cache: cache, source: source, log: log.Named("views"), retry: time.Second,
 		q: newFeedQueue[ticketview.SeatDelta](1 << 16), dirty: map[ticketview.SectionID]struct{}{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		poke: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go k.run()
 	return k
 }
@@ -142,6 +143,16 @@ func EngineSource(e *Engine) func(ctx context.Context, id ticketview.SectionID) 
 func (k *ViewKeeper) PublishDelta(d ticketview.SeatDelta) {
 	if !k.q.push(d) {
 		k.markDirty(d.Section)
+	}
+}
+
+// Refresh asks for the section's view to be rebuilt soon, for a reader that found none
+// (a section that has not changed since its actor started has sent no delta yet).
+func (k *ViewKeeper) Refresh(id ticketview.SectionID) {
+	k.markDirty(id)
+	select {
+	case k.poke <- struct{}{}:
+	default:
 	}
 }
 
@@ -182,6 +193,9 @@ func (k *ViewKeeper) run() {
 			return
 		case <-k.q.wake:
 			k.drain()
+		case <-k.poke:
+			k.drain()
+			k.refill()
 		case <-tick.C:
 			k.drain()
 			k.refill()

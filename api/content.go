@@ -31,6 +31,9 @@ func (s *Server) availability(ctx context.Context, c *fiber.Ctx, id ticketview.S
 			}
 			return a, nil
 		}
+		if s.cfg.CacheMiss != nil && ticketview.ErrorCode(err) == ticketview.ENOTFOUND {
+			s.cfg.CacheMiss(id)
+		}
 	}
 	if c != nil {
 		c.Set(HeaderAvailabilitySource, "engine")
@@ -157,7 +160,20 @@ func (s *Server) putEventDetails(c *fiber.Ctx) error {
 
 // AuditTrail is the answer of the audit route.
 type AuditTrail struct {
-	Entries []ticketview.AuditEntry `json:"entries"`
+	Entries []AuditEntry `json:"entries"`
+}
+
+// AuditEntry is one seat-status change as the API shows it.
+type AuditEntry struct {
+	Section   string    `json:"section"`
+	Seq       uint64    `json:"seq"`
+	Type      string    `json:"type"` // hold_placed, hold_extended, hold_released, hold_expired, hold_confirmed, sale_cancelled, seats_blocked, seats_unblocked
+	At        time.Time `json:"at"`
+	Owner     string    `json:"owner,omitempty"`
+	BookingID string    `json:"booking_id,omitempty"`
+	Seats     []string  `json:"seats,omitempty"`
+	Quantity  int32     `json:"quantity"`
+	Reference string    `json:"reference,omitempty"`
 }
 
 func (s *Server) getAudit(c *fiber.Ctx) error {
@@ -194,8 +210,11 @@ func (s *Server) getAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if entries == nil {
-		entries = []ticketview.AuditEntry{}
+	out := AuditTrail{Entries: make([]AuditEntry, len(entries))}
+	for i, en := range entries {
+		// The hold token is the buyer's secret: the trail names the hold by its owner.
+		out.Entries[i] = AuditEntry{Section: en.Section.Section, Seq: en.Seq, Type: en.Type.String(), At: en.At,
+			Owner: en.Owner, BookingID: en.BookingID, Seats: en.Seats, Quantity: en.Quantity, Reference: en.Reference}
 	}
-	return c.JSON(AuditTrail{Entries: entries})
+	return c.JSON(out)
 }

@@ -66,11 +66,13 @@ type Config struct {
 	Events   ticketview.EventStore
 	Venues   ticketview.VenueStore
 	// Optional read-side stores; a route whose store is nil answers 404.
-	Views    ticketview.AvailabilityCache // section availability is read here first
-	SeatMaps ticketview.SeatMapStore
-	Details  ticketview.EventDetailsStore
-	Audit    ticketview.AuditLog
-	Logger   *zap.Logger
+	Views ticketview.AvailabilityCache // section availability is read here first
+	// CacheMiss is told of a section Views has no view of (optional).
+	CacheMiss func(ticketview.SectionID)
+	SeatMaps  ticketview.SeatMapStore
+	Details   ticketview.EventDetailsStore
+	Audit     ticketview.AuditLog
+	Logger    *zap.Logger
 	// AdminToken guards /api/v1/admin with "Authorization: Bearer <AdminToken>". When it is
 	// empty the admin API is disabled (every admin route answers 403).
 	AdminToken string

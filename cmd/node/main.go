@@ -230,12 +230,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("starting the engine: %w", err)
 	}
 	var views ticketview.AvailabilityCache
+	var miss func(ticketview.SectionID)
 	if m.rd != nil {
-		views = m.rd
+		views, miss = m.rd, m.keeper.Refresh
 	}
 	m.server = api.NewServer(api.Config{
 		Bookings: m.engine, Events: st.events, Venues: st.venues,
-		Views: views, SeatMaps: st.seatMaps, Details: st.details, Audit: st.audit,
+		Views: views, CacheMiss: miss, SeatMaps: st.seatMaps, Details: st.details, Audit: st.audit,
 		Logger: m.Logger.Named("http"), AdminToken: m.AdminToken, Now: m.Now,
 	})
 	if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {

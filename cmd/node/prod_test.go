@@ -97,6 +97,16 @@ func TestNodeOnProductionServers(t *testing.T) {
 		t.Fatal("the node opened embedded stores although every server is configured")
 	}
 
+	// A section nobody has touched has sent no delta: the first read misses the view,
+	// which is then built, and later reads come from it.
+	testutil.CheckFor(t, 10*time.Second, func() error {
+		st, _, err := c.tryHeader("GET", sectionURL(demo.Standing), apiSource)
+		if err != nil || st.code != http.StatusOK || st.source != "cache" {
+			return fmt.Errorf("untouched section: %+v %v", st, err)
+		}
+		return nil
+	})
+
 	var h holdAnswer
 	c.do("POST", sectionURL(demo.FloorVIP)+"/holds", "ann", map[string]any{"best_available": true, "quantity": 2}, http.StatusCreated, &h)
 	var b struct {
@@ -159,7 +169,7 @@ func TestNodeOnProductionServers(t *testing.T) {
 	testutil.CheckFor(t, 10*time.Second, func() error {
 		var trail struct {
 			Entries []struct {
-				Type  int      `json:"type"`
+				Type  string   `json:"type"`
 				Owner string   `json:"owner"`
 				Seats []string `json:"seats"`
 			} `json:"entries"`
