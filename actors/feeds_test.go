@@ -207,3 +207,22 @@ func TestAuditFeederRecordsEveryChangeOnce(t *testing.T) {
 		t.Fatalf("feeder stats %+v", st)
 	}
 }
+
+// Snapshots the actor stores are put in the snapshot cache too, and restore to the state
+// the engine had at their seq.
+func TestSnapshotsAlsoGoToTheCache(t *testing.T) {
+	e := newEnv(t, 500, 100)
+	cache := inmem.NewSnapshotCache()
+	e.eng.Close()
+	e.startWith(t, e.store, func(c *Config) { c.Snapshots = cache })
+	churn(t, e, 120, "a")
+	var snap *ticketview.SectionSnapshot
+	testutil.CheckFor(t, 5*time.Second, func() error {
+		var err error
+		snap, err = cache.CachedSnapshot(context.Background(), sid("stalls"))
+		return err
+	})
+	if snap.Seq == 0 || snap.Seq > avail(t, e.eng, "stalls").Seq {
+		t.Fatalf("cached snapshot at seq %d, section at %d", snap.Seq, avail(t, e.eng, "stalls").Seq)
+	}
+}
