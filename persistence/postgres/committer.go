@@ -35,6 +35,12 @@ type committer struct {
 	// tests set it, to show that the unique index refuses it as well.
 	noSeatPrecheck atomic.Bool
 	live           []*request
+	// unknown holds, per section, the epoch of an append whose commit may or may not
+	// have happened (the connection was lost once COMMIT was sent). Later appends of that
+	// activation fail: an append whose predecessor failed must fail too, and here it
+	// could otherwise follow a write its caller was told had failed. An activation (a new
+	// epoch) clears it.
+	unknown map[secKey]uint64
 }
 
 // connAttempts is how many times an operation that may run again is tried on pooled
@@ -153,6 +159,10 @@ func (c *committer) commitBatch(ctx context.Context, live []*request) error {
 		return nil
 	}
 	if !errors.As(err, &refused) {
+		// COMMIT went out with the rest: unless the server said no, it may have happened.
+		if isConnErr(err) || ctx.Err() != nil {
+			c.outcomeUnknown(p)
+		}
 		rollback(ctx, conn.Conn())
 		return err
 	}
@@ -246,6 +256,7 @@ func (c *committer) prepare(ctx context.Context, conn *pgx.Conn, lk *lookups, li
 		b.Queue(qHolds, lk.holds.e, lk.holds.s, lk.holds.name)
 	}
 	st := newSim(!c.noSeatPrecheck.Load())
+	st.unknown = c.unknown
 	err := func() error {
 		br := conn.SendBatch(ctx, b)
 		defer br.Close()
@@ -420,7 +431,23 @@ func (c *committer) writeEach(ctx context.Context, conn *pgx.Conn, p *plan) erro
 		failed[r.sec] = r.first - 1
 	}
 	if _, err := conn.Exec(ctx, "commit"); err != nil {
+		if isConnErr(err) || ctx.Err() != nil {
+			c.outcomeUnknown(p)
+		}
 		return err
 	}
 	return nil
+}
+
+// outcomeUnknown records that the appends of p may or may not have been committed.
+func (c *committer) outcomeUnknown(p *plan) {
+	for i, r := range p.reqs {
+		if p.writes[i].first == 0 || r.Err != nil {
+			continue
+		}
+		if c.unknown == nil {
+			c.unknown = map[secKey]uint64{}
+		}
+		c.unknown[r.sec] = r.epoch
+	}
 }

@@ -326,3 +326,70 @@ func schemaForPath(t *testing.T, path string) string {
 	})
 	return pgtest.WithParam(pgtest.ServerURL(), "search_path", schema)
 }
+
+// TestCommitOutcomeUnknown: the connection is lost after COMMIT was sent (here, the
+// server process of the committer is terminated while its writes wait for a lock), so
+// nobody knows whether the append was committed: it fails, and so do later appends of
+// the same activation, until the section is activated again.
+func TestCommitOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	db := openURL(t, pgtest.URL(t), postgres.Options{Committers: 1})
+	ctx := testCtx(t)
+	d := newDomainSection(t, db, storetest.NewSectionID(), seatedLayout())
+	d.hold("tok-a", "asha", "A-1")
+
+	// Someone holds the hold's row: the release's writes will wait for it, after COMMIT
+	// has gone out in the same pipeline.
+	blocker, err := db.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback(ctx)
+	var pid int
+	if err := blocker.QueryRow(ctx, `SELECT pg_backend_pid() FROM holds WHERE event_id = $1 AND section_id = $2 AND token = 'tok-a' FOR UPDATE`,
+		d.id.Event, d.id.Section).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	d.now = d.now.Add(time.Second)
+	if err := d.sec.Release("tok-a", "asha", "", d.now); err != nil {
+		t.Fatal(err)
+	}
+	release := d.sec.TakeEvents()
+	wait := db.AppendAsync(ctx, d.id, d.epoch, release)
+	var committer int
+	testutil.CheckFor(t, 10*time.Second, func() error {
+		err := db.Pool().QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid).Scan(&committer)
+		if err != nil {
+			return fmt.Errorf("the committer is not waiting for the hold's row yet: %w", err)
+		}
+		return nil
+	})
+	if _, err := db.Pool().Exec(ctx, `SELECT pg_terminate_backend($1)`, committer); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(); ticketview.ErrorCode(err) != ticketview.EUNAVAILABLE {
+		t.Fatalf("append whose connection was lost at commit: %v, want EUNAVAILABLE", err)
+	}
+	// The same activation may not go on: the journal may or may not have the release.
+	err = db.Append(ctx, d.id, d.epoch, release)
+	if ticketview.ErrorCode(err) != ticketview.EUNAVAILABLE || !strings.Contains(err.Error(), "activate the section again") {
+		t.Fatalf("append after an append of unknown outcome: %v, want EUNAVAILABLE asking for a new activation", err)
+	}
+	if err := blocker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A new activation finds out: the release was not committed, and can be appended.
+	epoch, _, evs, err := db.Activate(ctx, d.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Type != ticketview.EvHoldPlaced {
+		t.Fatalf("journal after the lost commit: %d events, want the hold only", len(evs))
+	}
+	if err := db.Append(ctx, d.id, epoch, release); err != nil {
+		t.Fatalf("append by the new activation: %v", err)
+	}
+	if n := len(holdRows(t, db, d.id)); n != 0 {
+		t.Fatalf("%d holds rows after the release", n)
+	}
+}

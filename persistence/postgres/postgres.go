@@ -41,7 +41,11 @@
 // a plan made while the tables were empty would not otherwise do. A request that fails its
 // checks gets its own error and writes nothing; the others of its batch commit. If
 // the transaction fails as a whole (connection lost, server restarted, commit
-// refused), every request of it fails with EUNAVAILABLE and none is acknowledged.
+// refused), every request of it fails with EUNAVAILABLE and none is acknowledged. When
+// the connection was lost once COMMIT had gone out, the appends may have been committed
+// all the same: later appends of those activations are refused (EUNAVAILABLE) until
+// the section is activated again, which tells what the journal holds. An append whose
+// predecessor failed thus always fails too.
 // Should a statement of step 2 fail although the checks passed (the database refused
 // something the checks did not foresee, such as a second valid ticket for a seat), the
 // batch is done again request by request, each in a savepoint, so that only the
@@ -72,9 +76,10 @@
 // # Outbox
 //
 // The events hold_placed, hold_released, hold_expired, hold_confirmed and sale_cancelled
-// also insert an outbox row (topic OutboxTopic, key "event/section", a JSON payload with
-// "v":1 and the event's fields) in the same transaction, so a relay can publish exactly
-// the events that were committed, in order per section.
+// also insert an outbox row (topic OutboxTopic, key "event/section", a JSON OutboxEvent
+// with "v":1 and the event's fields, the hold named by a digest of its secret token) in
+// the same transaction, so a relay can publish exactly the events that were committed,
+// in order per section.
 //
 // # Errors
 //

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -118,6 +120,7 @@ type sim struct {
 	bookings      map[nameKey]*bookingState
 	holds         map[nameKey]*holdInfo // nil: known to be gone
 	undo          []undoEntry           // reverts the current request's changes
+	unknown       map[secKey]uint64     // the committer's sections of unknown outcome (see committer)
 }
 
 func newSim(precheckSeats bool) *sim {
@@ -191,6 +194,13 @@ func (s *sim) check(r *request) (writes, error) {
 	}
 	if st.epoch != r.epoch {
 		return writes{}, fenced(r.id, r.epoch, st.epoch)
+	}
+	if e, ok := s.unknown[r.sec]; ok {
+		if e == r.epoch {
+			return writes{}, &storeError{te: ticketview.Errorf(ticketview.EUNAVAILABLE,
+				"postgres: unavailable: section %s: an earlier append of this activation may or may not have been committed (the connection was lost at its commit); activate the section again", r.id)}
+		}
+		delete(s.unknown, r.sec) // a newer activation: it knows what the journal holds
 	}
 	if len(r.events) == 0 {
 		return writes{sec: r.sec}, nil
@@ -433,7 +443,7 @@ type OutboxEvent struct {
 	Section   string    `json:"section"`
 	Seq       uint64    `json:"seq"`
 	At        time.Time `json:"at"`
-	Token     string    `json:"token,omitempty"`
+	Hold      string    `json:"hold,omitempty"` // HoldRef of the hold's token (the token itself is a secret)
 	Owner     string    `json:"owner,omitempty"`
 	Seats     []int32   `json:"seats,omitempty"` // seat indexes (see the seats table)
 	Prices    []int64   `json:"prices,omitempty"`
@@ -461,8 +471,8 @@ func outboxPayload(id ticketview.SectionID, ev *ticketview.SectionEvent) string 
 	b = append(b, `,"at":`...)
 	b = appendJSONTime(b, ev.At)
 	if ev.Token != "" {
-		b = append(b, `,"token":`...)
-		b = appendJSONString(b, clean(ev.Token))
+		b = append(b, `,"hold":`...)
+		b = appendJSONString(b, HoldRef(ev.Token))
 	}
 	if ev.Owner != "" {
 		b = append(b, `,"owner":`...)
@@ -505,6 +515,14 @@ func outboxPayload(id ticketview.SectionID, ev *ticketview.SectionEvent) string 
 		b = appendJSONString(b, clean(ev.Reference))
 	}
 	return string(append(b, '}'))
+}
+
+// HoldRef is how the outbox names a hold: the first 16 hex digits of the SHA-256 of its
+// token. Consumers can follow a hold from placed to ended with it, but cannot act on the
+// hold, which the token allows.
+func HoldRef(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:8])
 }
 
 // appendJSONString appends s, valid UTF-8, as a JSON string, escaped as encoding/json
