@@ -14,7 +14,9 @@ import (
 
 	ticketview "github.com/ticketview/ticketview"
 	"github.com/ticketview/ticketview/inmem"
+	"github.com/ticketview/ticketview/internal/testutil/pgtest"
 	"github.com/ticketview/ticketview/persistence/journalfile"
+	"github.com/ticketview/ticketview/persistence/postgres"
 	"github.com/ticketview/ticketview/persistence/sqlite"
 )
 
@@ -43,12 +45,14 @@ func testEventFor(limit int) *ticketview.Event {
 }
 
 // The journals every engine test that matters for durability runs against: the embedded
-// default (an append-only journal file) and SQLite.
-var journals = []string{"file", "sqlite"}
+// default (an append-only journal file), SQLite, and PostgreSQL (a schema per test).
+var journals = []string{"file", "sqlite", "postgres"}
 
 type env struct {
 	path    string // the SQLite catalog (and SQLite journal)
-	journal string // "file" or "sqlite"
+	journal string // "file", "sqlite" or "postgres"
+	pgURL   string // the PostgreSQL schema of the "postgres" journal, kept across restarts
+	pg      *postgres.DB
 	db      *sqlite.DB
 	jf      *journalfile.Store
 	store   ticketview.SectionStore
@@ -94,6 +98,15 @@ func (e *env) open(t testing.TB) {
 		}
 		e.store = e.jf
 	}
+	if e.journal == "postgres" {
+		if e.pgURL == "" {
+			e.pgURL = pgtest.URL(t)
+		}
+		if e.pg, err = postgres.Open(context.Background(), e.pgURL, postgres.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		e.store = e.pg
+	}
 }
 
 func (e *env) start(t testing.TB, store ticketview.SectionStore) { e.startWith(t, store, nil) }
@@ -130,6 +143,10 @@ func (e *env) close() {
 	if e.jf != nil {
 		e.jf.Close()
 		e.jf = nil
+	}
+	if e.pg != nil {
+		e.pg.Close()
+		e.pg = nil
 	}
 	if e.db != nil {
 		e.db.Close()
