@@ -2,6 +2,7 @@ package ticketview
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -224,6 +225,33 @@ type AuditEntry struct {
 	Seats     []string         `json:"seats,omitempty" bson:"seats,omitempty"` // labels
 	Quantity  int32            `json:"quantity" bson:"quantity"`
 	Reference string           `json:"reference,omitempty" bson:"reference,omitempty"`
+}
+
+// ValidateAudit checks entries before any is stored: a valid section, a Seq (1 to
+// MaxInt64, which every store can index), a type, a time, no negative quantity and no
+// empty seat label.
+func ValidateAudit(entries []AuditEntry) error {
+	for i := range entries {
+		e := &entries[i]
+		switch {
+		case !validID(e.Section.Event) || !validID(e.Section.Section):
+			return Errorf(EINVALID, "audit entry %d: invalid section %q", i, e.Section)
+		case e.Seq == 0 || e.Seq > math.MaxInt64:
+			return Errorf(EINVALID, "audit entry %d (%s): seq %d out of range", i, e.Section, e.Seq)
+		case e.Type == 0:
+			return Errorf(EINVALID, "audit entry %d (%s/%d): no type", i, e.Section, e.Seq)
+		case e.At.IsZero():
+			return Errorf(EINVALID, "audit entry %d (%s/%d): no time", i, e.Section, e.Seq)
+		case e.Quantity < 0:
+			return Errorf(EINVALID, "audit entry %d (%s/%d): negative quantity", i, e.Section, e.Seq)
+		}
+		for _, l := range e.Seats {
+			if l == "" {
+				return Errorf(EINVALID, "audit entry %d (%s/%d): empty seat label", i, e.Section, e.Seq)
+			}
+		}
+	}
+	return nil
 }
 
 // AuditFilter selects audit entries; empty fields match everything except Event, which

@@ -84,7 +84,7 @@ func newEnvWith(t *testing.T, admin string) *env {
 		bus.Close()
 	})
 	return &env{t: t, base: "http://" + ln.Addr().String(), db: db,
-		http: &http.Client{Timeout: 20 * time.Second}}
+		http: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}}
 }
 
 // resp is an HTTP answer, read whole.

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"strings"
 	"time"
 
@@ -31,7 +30,7 @@ type auditRow struct {
 // Seq) is stored already, or that comes twice in entries, is skipped (the first stored
 // wins). At is stored in whole milliseconds, in UTC.
 func (db *DB) AppendAudit(ctx context.Context, entries []ticketview.AuditEntry) error {
-	if err := validateAudit(entries); err != nil {
+	if err := ticketview.ValidateAudit(entries); err != nil {
 		return err
 	}
 	if len(entries) == 0 {
@@ -70,45 +69,6 @@ func (db *DB) AppendAudit(ctx context.Context, entries []ticketview.AuditEntry) 
 		}
 		return nil
 	})
-}
-
-// validateAudit checks entries before any is stored.
-func validateAudit(entries []ticketview.AuditEntry) error {
-	for i := range entries {
-		e := &entries[i]
-		switch {
-		case !validID(e.Section.Event) || !validID(e.Section.Section):
-			return ticketview.Errorf(ticketview.EINVALID, "audit entry %d: invalid section %q", i, e.Section)
-		case e.Seq == 0 || e.Seq > math.MaxInt64:
-			return ticketview.Errorf(ticketview.EINVALID, "audit entry %d (%s): seq %d out of range", i, e.Section, e.Seq)
-		case e.Type == 0:
-			return ticketview.Errorf(ticketview.EINVALID, "audit entry %d (%s/%d): no type", i, e.Section, e.Seq)
-		case e.At.IsZero():
-			return ticketview.Errorf(ticketview.EINVALID, "audit entry %d (%s/%d): no time", i, e.Section, e.Seq)
-		case e.Quantity < 0:
-			return ticketview.Errorf(ticketview.EINVALID, "audit entry %d (%s/%d): negative quantity", i, e.Section, e.Seq)
-		}
-		for _, l := range e.Seats {
-			if l == "" {
-				return ticketview.Errorf(ticketview.EINVALID, "audit entry %d (%s/%d): empty seat label", i, e.Section, e.Seq)
-			}
-		}
-	}
-	return nil
-}
-
-// validID is the domain's rule for ids: 1 to 64 letters, digits, '-' or '_'. It keeps '/'
-// out of event ids, which the audit_log key relies on.
-func validID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // AuditTrail returns the entries of f.Event that pass the filter (Section, Seat label and
