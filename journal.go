@@ -68,6 +68,14 @@ type SectionStore interface {
 	SaveSnapshot(ctx context.Context, id SectionID, epoch uint64, snap *SectionSnapshot) error
 }
 
+// EpochReader is implemented by a section store that several nodes share. Epoch reads the
+// section's current activation epoch (0 if it was never activated), so that an activation
+// that has not written for a while can check it still owns the section before it answers
+// from memory (a paused process must not serve what it had).
+type EpochReader interface {
+	Epoch(ctx context.Context, id SectionID) (uint64, error)
+}
+
 // AsyncAppender is implemented by a SectionStore that can queue a section's appends in
 // the order they are made and report each outcome later, so that the section's owner can
 // have a second write queued while the first commits. An append whose predecessor failed

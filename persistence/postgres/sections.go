@@ -15,6 +15,7 @@ const (
 	qActivate = `INSERT INTO journal_sections AS j (event_id, section_id, epoch, last_seq) VALUES ($1, $2, 1, 0)
 		ON CONFLICT (event_id, section_id) DO UPDATE SET epoch = j.epoch + 1
 		RETURNING j.epoch, j.last_seq`
+	qEpoch    = `SELECT epoch FROM journal_sections WHERE event_id = $1 AND section_id = $2`
 	qSnapshot = `SELECT seq, data FROM snapshots WHERE event_id = $1 AND section_id = $2`
 	qJournal  = `SELECT first_seq, last_seq, data FROM journal
 		WHERE event_id = $1 AND section_id = $2
@@ -47,6 +48,27 @@ func (db *DB) Activate(ctx context.Context, id ticketview.SectionID) (uint64, *t
 		return 0, nil, nil, storeErr("activate "+id.String(), err)
 	}
 	return epoch, snap, evs, nil
+}
+
+var _ ticketview.EpochReader = (*DB)(nil)
+
+// Epoch implements ticketview.EpochReader: one indexed read.
+func (db *DB) Epoch(ctx context.Context, id ticketview.SectionID) (uint64, error) {
+	if err := db.open(); err != nil {
+		return 0, err
+	}
+	var epoch int64
+	err := db.read(ctx, func(conn *pgx.Conn) error {
+		err := conn.QueryRow(ctx, qEpoch, id.Event, id.Section).Scan(&epoch)
+		if errors.Is(err, pgx.ErrNoRows) {
+			epoch, err = 0, nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, storeErr("read the epoch of "+id.String(), err)
+	}
+	return uint64(epoch), nil
 }
 
 func activate(ctx context.Context, conn *pgx.Conn, id ticketview.SectionID) (epoch uint64, snap *ticketview.SectionSnapshot, evs []ticketview.SectionEvent, err error) {

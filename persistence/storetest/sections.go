@@ -39,6 +39,28 @@ func TestSectionStore(t *testing.T, open func(t *testing.T) ticketview.SectionSt
 	t.Run("ConcurrentActivatorsOneWinner", func(t *testing.T) { testOneWinner(t, open(t)) })
 	t.Run("ConcurrentSections", func(t *testing.T) { testConcurrentSections(t, open(t)) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, open(t)) })
+	t.Run("EpochReader", func(t *testing.T) { testEpochReader(t, open(t)) })
+}
+
+// testEpochReader: a store that reads epochs reads the one the last activation took.
+func testEpochReader(t *testing.T, s ticketview.SectionStore) {
+	r, ok := s.(ticketview.EpochReader)
+	if !ok {
+		t.Skip("the store does not read epochs")
+	}
+	ctx := ctxFor(t)
+	id := ticketview.SectionID{Event: "ev-epoch", Section: "s1"}
+	if e, err := r.Epoch(ctx, id); err != nil || e != 0 {
+		t.Fatalf("Epoch of a never activated section = %d, %v; want 0, nil", e, err)
+	}
+	first, _, _ := activate(t, ctx, s, id)
+	if e, err := r.Epoch(ctx, id); err != nil || e != first {
+		t.Fatalf("Epoch = %d, %v; want %d", e, err, first)
+	}
+	second, _, _ := activate(t, ctx, s, id)
+	if e, err := r.Epoch(ctx, id); err != nil || e != second || second <= first {
+		t.Fatalf("Epoch after a second activation = %d, %v; want %d > %d", e, err, second, first)
+	}
 }
 
 func ctxFor(t *testing.T) context.Context {
