@@ -38,6 +38,18 @@ type Config struct {
 	StoreTimeout time.Duration
 	// RequestTimeout bounds a command when the caller's context has no deadline (default 10s).
 	RequestTimeout time.Duration
+
+	// Clustered makes the engine a host of section grains (SectionProps) for a
+	// protoactor cluster, on the cluster's actor system (System, required then). Its
+	// own BookingService methods are then disabled: callers use the cluster client, and a
+	// section is activated only where the placement puts it.
+	Clustered bool
+	System    *actor.ActorSystem
+	// Lease is how long a grain may answer from memory after it last proved, by a write
+	// or by reading the store's epoch (ticketview.EpochReader), that it still owns its
+	// section (default 500ms; it must stay below the time the cluster takes to declare a
+	// silent member dead and activate its sections elsewhere).
+	Lease time.Duration
 }
 
 // Engine is the seat engine on one node. It implements ticketview.BookingService.
@@ -56,7 +68,8 @@ type Engine struct {
 	buildMu sync.Mutex
 
 	metrics struct {
-		activations, commitFailures, commits, committedEvents atomic.Int64
+		activations, reactivations, commitFailures, commits, committedEvents, fenced, commands atomic.Int64
+		grains                                                                                 atomic.Int64
 	}
 }
 
@@ -82,9 +95,18 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 500 * time.Millisecond
+	}
+	system := cfg.System
+	if cfg.Clustered && system == nil {
+		return nil, errors.New("actors: a clustered engine needs the cluster's actor System")
+	} else if system == nil {
+		system = actor.NewActorSystem(actor.WithLoggerFactory(quietLogger))
+	}
 	return &Engine{
 		cfg:      cfg,
-		system:   actor.NewActorSystem(actor.WithLoggerFactory(quietLogger)),
+		system:   system,
 		log:      cfg.Logger.Named("engine"),
 		disp:     newWorkerDispatcher(max(4, 2*runtime.GOMAXPROCS(0))),
 		sections: map[ticketview.SectionID]*actor.PID{},
@@ -94,6 +116,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 // Start activates the sections of every event, recovering them from the store, and builds
 // each event's per-buyer ledger from them.
 func (e *Engine) Start(ctx context.Context) error {
+	if e.cfg.Clustered {
+		return nil // sections activate where the placement puts them
+	}
 	for offset := 0; ; {
 		evs, total, err := e.cfg.Events.ListEvents(ctx, ticketview.EventFilter{Offset: offset, Limit: 100})
 		if err != nil {
@@ -124,15 +149,20 @@ func (e *Engine) Close() error {
 		_ = e.system.Root.PoisonFuture(pid).Wait()
 	}
 	e.writers.Wait() // no write may reach the store after Close
-	e.system.Shutdown()
+	if e.cfg.System == nil {
+		e.system.Shutdown()
+	}
 	e.disp.stop()
 	return nil
 }
 
 // Stats are counters for operators.
 type Stats struct {
-	Sections        int   `json:"sections"`
+	Sections        int   `json:"sections"` // active sections (grains, when clustered)
 	Activations     int64 `json:"activations"`
+	Reactivations   int64 `json:"reactivations"`    // activations of sections that had been active before (restart, failover, move)
+	Fenced          int64 `json:"fenced"`           // activations that found a newer one and stopped
+	Commands        int64 `json:"commands"`         // commands the sections handled
 	Commits         int64 `json:"commits"`          // group commits (journal writes) that succeeded
 	CommittedEvents int64 `json:"committed_events"` // events in them
 	CommitFailures  int64 `json:"commit_failures"`
@@ -143,7 +173,11 @@ func (e *Engine) Stats() Stats {
 	e.mu.RLock()
 	n := len(e.sections)
 	e.mu.RUnlock()
-	return Stats{Sections: n, Activations: e.metrics.activations.Load(), Commits: e.metrics.commits.Load(),
+	if e.cfg.Clustered {
+		n = int(e.metrics.grains.Load())
+	}
+	return Stats{Sections: n, Activations: e.metrics.activations.Load(), Reactivations: e.metrics.reactivations.Load(),
+		Fenced: e.metrics.fenced.Load(), Commands: e.metrics.commands.Load(), Commits: e.metrics.commits.Load(),
 		CommittedEvents: e.metrics.committedEvents.Load(), CommitFailures: e.metrics.commitFailures.Load()}
 }
 
@@ -161,6 +195,9 @@ func (e *Engine) pid(ctx context.Context, id ticketview.SectionID) (*actor.PID, 
 		return pid, nil
 	} else if closed {
 		return nil, ticketview.Errorf(ticketview.EUNAVAILABLE, "engine is shutting down")
+	} else if e.cfg.Clustered {
+		// Activating here would fence off the section's owner: commands go through the cluster.
+		return nil, ticketview.Errorf(ticketview.EINTERNAL, "a clustered engine takes commands through the cluster only")
 	}
 	cfg, err := e.sectionConfig(ctx, id)
 	if err != nil {
@@ -315,6 +352,13 @@ func (e *Engine) ledgerFor(ctx context.Context, eventID string) (*eventLedger, e
 	if err != nil {
 		return nil, err
 	}
+	if e.cfg.Clustered {
+		// The event's sections live on several members: this ledger counts the holds
+		// placed through this member since it started (see the README's known limits).
+		l := &eventLedger{l: ticketview.NewBuyerLedger(nil), limit: ev.Limit()}
+		e.ledgers.Store(eventID, l)
+		return l, nil
+	}
 	v, err := e.cfg.Venues.FindVenue(ctx, ev.VenueID)
 	if err != nil {
 		return nil, err
@@ -341,100 +385,90 @@ func (e *Engine) ledgerFor(ctx context.Context, eventID string) (*eventLedger, e
 // Hold implements ticketview.BookingService: the event's per-buyer limit is reserved
 // first and given back if the section refuses or the request was an idempotent retry.
 func (e *Engine) Hold(ctx context.Context, cmd ticketview.HoldCommand) (ticketview.Hold, error) {
+	c, err := e.holdCommand(ctx, cmd)
+	if err != nil {
+		return ticketview.Hold{}, err
+	}
+	v, err := e.call(ctx, cmd.Section, c)
+	if err != nil {
+		return ticketview.Hold{}, err
+	}
+	if c.run != nil {
+		return v.(ticketview.Hold), nil // a replay
+	}
+	return c.held, nil // written before the reply was sent
+}
+
+// holdCommand checks a hold and reserves the buyer's allowance for it. The command either
+// places the hold or, when the allowance is used up and the request carries an
+// idempotency key, replays the first answer to that key (the allowance may be used up by
+// that very hold).
+func (e *Engine) holdCommand(ctx context.Context, cmd ticketview.HoldCommand) (*command, error) {
 	if cmd.Owner == "" {
-		return ticketview.Hold{}, ticketview.Errorf(ticketview.EINVALID, "a hold needs an owner")
+		return nil, ticketview.Errorf(ticketview.EINVALID, "a hold needs an owner")
 	}
 	n := cmd.Quantity
 	if len(cmd.Seats) > 0 {
 		n = len(cmd.Seats)
 	}
 	if n <= 0 || n > ticketview.MaxSeatsPerRequest {
-		return ticketview.Hold{}, ticketview.Errorf(ticketview.EINVALID, "quantity must be between 1 and %d", ticketview.MaxSeatsPerRequest)
+		return nil, ticketview.Errorf(ticketview.EINVALID, "quantity must be between 1 and %d", ticketview.MaxSeatsPerRequest)
 	}
 	led, err := e.ledgerFor(ctx, cmd.Section.Event)
 	if err != nil {
-		return ticketview.Hold{}, err
+		return nil, err
 	}
 	if err := led.reserve(cmd.Owner, n); err != nil {
 		if cmd.IdemKey == "" {
-			return ticketview.Hold{}, err
+			return nil, err
 		}
-		// A retry of a hold that was made already must get its first answer, not a
-		// limit error caused by that very hold.
-		return e.replayHold(ctx, cmd.Section, cmd.Owner, cmd.IdemKey, err)
+		return replayHoldCmd(cmd.Owner, cmd.IdemKey, err), nil
 	}
-	c := &command{led: led, n: n, req: ticketview.HoldRequest{Token: newID("hold_"), Owner: cmd.Owner,
+	return &command{led: led, n: n, req: ticketview.HoldRequest{Token: newID("hold_"), Owner: cmd.Owner,
 		IdemKey: cmd.IdemKey, Seats: cmd.Seats, BestAvailable: cmd.BestAvailable, Quantity: cmd.Quantity,
-		Category: cmd.Category, Accessible: cmd.Accessible, AllowSplit: cmd.AllowSplit, TTL: cmd.TTL}}
-	if _, err := e.call(ctx, cmd.Section, c); err != nil {
-		return ticketview.Hold{}, err
-	}
-	return c.held, nil // written before the reply was sent
+		Category: cmd.Category, Accessible: cmd.Accessible, AllowSplit: cmd.AllowSplit, TTL: cmd.TTL}}, nil
 }
 
-// replayHold returns the first answer to the owner's hold under idemKey, or else limitErr.
-// (Apart from Hold, so that Hold's arguments need not escape into a closure.)
-func (e *Engine) replayHold(ctx context.Context, id ticketview.SectionID, owner, idemKey string, limitErr error) (ticketview.Hold, error) {
-	v, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, _ time.Time) (any, error) {
+// replayHoldCmd answers with the first answer to the owner's hold under idemKey, or else
+// with limitErr.
+func replayHoldCmd(owner, idemKey string, limitErr error) *command {
+	return &command{run: func(s *ticketview.Section, _ time.Time) (any, error) {
 		if h, ok := s.ReplayHold(owner, idemKey); ok {
 			return h, nil
 		}
 		return nil, limitErr
-	}})
-	if err != nil {
-		return ticketview.Hold{}, err
-	}
-	return v.(ticketview.Hold), nil
+	}}
 }
 
 func (e *Engine) Extend(ctx context.Context, id ticketview.SectionID, token, owner, idemKey string, by time.Duration) (ticketview.Hold, error) {
-	v, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		return s.Extend(token, owner, idemKey, by, now)
-	}})
-	if err != nil {
-		return ticketview.Hold{}, err
-	}
-	return v.(ticketview.Hold), nil
+	return e.hold(e.call(ctx, id, extendCmd(token, owner, idemKey, by)))
 }
 
 func (e *Engine) Release(ctx context.Context, id ticketview.SectionID, token, owner, idemKey string) error {
-	_, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		return nil, s.Release(token, owner, idemKey, now)
-	}})
+	_, err := e.call(ctx, id, releaseCmd(token, owner, idemKey))
 	return err
 }
 
 func (e *Engine) Confirm(ctx context.Context, id ticketview.SectionID, token, owner, paymentRef, idemKey string) (ticketview.Booking, error) {
-	bookingID := newID("bk_")
-	return e.booking(e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		return s.Confirm(token, owner, bookingID, paymentRef, idemKey, now)
-	}}))
+	return e.booking(e.call(ctx, id, confirmCmd(token, owner, paymentRef, idemKey)))
 }
 
 func (e *Engine) Cancel(ctx context.Context, id ticketview.SectionID, bookingID, owner, idemKey string) (ticketview.Booking, error) {
-	return e.booking(e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		return s.Cancel(bookingID, owner, idemKey, now)
-	}}))
+	return e.booking(e.call(ctx, id, cancelCmd(bookingID, owner, idemKey)))
 }
 
 func (e *Engine) Block(ctx context.Context, id ticketview.SectionID, seats []string, quantity int, reason string) error {
-	_, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		return nil, s.Block(seats, quantity, reason, now)
-	}})
+	_, err := e.call(ctx, id, blockCmd(seats, quantity, reason))
 	return err
 }
 
 func (e *Engine) Unblock(ctx context.Context, id ticketview.SectionID, seats []string, quantity int) error {
-	_, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		return nil, s.Unblock(seats, quantity, now)
-	}})
+	_, err := e.call(ctx, id, unblockCmd(seats, quantity))
 	return err
 }
 
 func (e *Engine) Availability(ctx context.Context, id ticketview.SectionID, withSeats bool) (ticketview.Availability, error) {
-	v, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		return s.Availability(withSeats), nil
-	}})
+	v, err := e.call(ctx, id, availabilityCmd(withSeats))
 	if err != nil {
 		return ticketview.Availability{}, err
 	}
@@ -442,20 +476,18 @@ func (e *Engine) Availability(ctx context.Context, id ticketview.SectionID, with
 }
 
 func (e *Engine) FindHold(ctx context.Context, id ticketview.SectionID, token, owner string) (ticketview.Hold, error) {
-	v, err := e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		s.ExpireDue(now) // a hold past its time is expired, not shown as live
-		return s.FindHold(token, owner)
-	}})
+	return e.hold(e.call(ctx, id, findHoldCmd(token, owner)))
+}
+
+func (e *Engine) FindBooking(ctx context.Context, id ticketview.SectionID, bookingID, owner string) (ticketview.Booking, error) {
+	return e.booking(e.call(ctx, id, findBookingCmd(bookingID, owner)))
+}
+
+func (e *Engine) hold(v any, err error) (ticketview.Hold, error) {
 	if err != nil {
 		return ticketview.Hold{}, err
 	}
 	return v.(ticketview.Hold), nil
-}
-
-func (e *Engine) FindBooking(ctx context.Context, id ticketview.SectionID, bookingID, owner string) (ticketview.Booking, error) {
-	return e.booking(e.call(ctx, id, &command{run: func(s *ticketview.Section, now time.Time) (any, error) {
-		return s.FindBooking(bookingID, owner)
-	}}))
 }
 
 func (e *Engine) booking(v any, err error) (ticketview.Booking, error) {

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
 	"go.uber.org/zap"
 
 	ticketview "github.com/ticketview/ticketview"
+	tvcluster "github.com/ticketview/ticketview/cluster"
 )
 
 // command is a request to a section actor. run is called inside the actor with the
@@ -18,6 +20,9 @@ import (
 type command struct {
 	run  func(s *ticketview.Section, now time.Time) (any, error)
 	done chan result
+	// respond, when set instead of done, takes the answer (a call that came through the
+	// cluster: it sends the reply to the remote caller).
+	respond func(v any, err error)
 
 	// A hold (the hot path) is a command with run == nil: it places req, stores the
 	// result in held (read by the caller only after the reply) and, on failure or an
@@ -45,6 +50,10 @@ func (c *command) reply(v any, err error) {
 	}
 	c.replied = true
 	c.finish(err)
+	if c.respond != nil {
+		c.respond(v, err)
+		return
+	}
 	c.done <- result{v, err} // buffered, and written once: never blocks
 }
 
@@ -75,6 +84,7 @@ type flushed struct {
 	events  []ticketview.SectionEvent
 	waiters []*command
 	replies []result
+	sent    time.Time // when the write was sent: a success proves the epoch was current then
 	deltas  []ticketview.SeatDelta
 	labels  [][]string // seat labels of each event, when domain events are published
 }
@@ -108,6 +118,12 @@ type sectionActor struct {
 	snapshotting   atomic.Bool // a snapshot write is under way
 	fenced         bool
 
+	// Grains (clustered engine) only.
+	grain    bool
+	initErr  error     // the section could not be set up (unknown section, catalog down)
+	verified time.Time // when this activation last proved it owns the section (lease)
+	moving   bool      // handed off: finishing the writes under way, then stopping
+
 	timer   *time.Timer
 	timerAt time.Time
 }
@@ -115,14 +131,24 @@ type sectionActor struct {
 func (a *sectionActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.load(ctx)
+		if !a.grain {
+			a.load(ctx)
+		}
 	case *command:
 		a.handle(ctx, m)
+	case *tvcluster.SectionCall:
+		a.onCall(ctx, m)
+	case *cluster.ClusterInit:
+		a.onInit(ctx, m)
+	case *tvcluster.Handoff:
+		a.moving = true
+		a.log.Info("section moves to another member; finishing its writes")
+		a.stopIfDrained(ctx)
 	case *flushed:
 		a.flushed(ctx, m)
 
 	case *tick:
-		if m.gen == a && a.ensureLoaded(ctx) == nil {
+		if m.gen == a && !a.moving && a.ensureLoaded(ctx) == nil {
 			a.timerAt = time.Time{}
 			a.expireDue(ctx)
 		}
@@ -145,6 +171,9 @@ func (a *sectionActor) Receive(ctx actor.Context) {
 		a.stopTimer()
 	case *actor.Stopped:
 		a.eng.forget(a.id, ctx.Self()) // the name is free: the next command activates anew
+		if a.grain {
+			a.eng.metrics.grains.Add(-1)
+		}
 	}
 }
 
@@ -152,6 +181,7 @@ func (a *sectionActor) Receive(ctx actor.Context) {
 // is rebuilt from the latest snapshot and the journal. Holds that expired meanwhile are
 // released (and that release journaled) before anything else happens.
 func (a *sectionActor) load(ctx actor.Context) error {
+	started := time.Now()
 	c, cancel := context.WithTimeout(context.Background(), a.eng.cfg.StoreTimeout)
 	defer cancel()
 	epoch, snap, events, err := a.eng.cfg.Store.Activate(c, a.id)
@@ -173,7 +203,11 @@ func (a *sectionActor) load(ctx actor.Context) error {
 		return err
 	}
 	a.sec, a.epoch, a.sinceSnapshot, a.lastDelta = sec, epoch, len(events), sec.Seq()
+	a.verified = started
 	a.eng.metrics.activations.Add(1)
+	if epoch > 1 {
+		a.eng.metrics.reactivations.Add(1)
+	}
 	a.expireDue(ctx)
 	return nil
 }
@@ -202,6 +236,7 @@ func (a *sectionActor) stopTimer() {
 }
 
 func (a *sectionActor) handle(ctx actor.Context, c *command) {
+	a.eng.metrics.commands.Add(1)
 	defer func() {
 		if r := recover(); r != nil {
 			// Answer the caller (and settle its reservation) before the supervisor
@@ -213,6 +248,12 @@ func (a *sectionActor) handle(ctx actor.Context, c *command) {
 	if err := a.ensureLoaded(ctx); err != nil {
 		c.reply(nil, err)
 		return
+	}
+	if a.grain && time.Since(a.verified) > a.eng.cfg.Lease {
+		if err := a.verify(ctx); err != nil {
+			c.reply(nil, err)
+			return
+		}
 	}
 	v, err := c.exec(a.sec, a.eng.now())
 	if err != nil {
@@ -303,7 +344,7 @@ func (a *sectionActor) maybeFlush(ctx actor.Context) {
 	}
 	// The next batch's slices start at about this one's size instead of growing step by step.
 	a.batchHint = min(max(len(a.pending), len(a.pendingWaiters)), maxBatchHint)
-	f := &flushed{gen: a, inc: a.incarnation, events: a.pending, waiters: a.pendingWaiters, replies: a.pendingReplies, deltas: a.pendingDeltas, labels: a.pendingLabels}
+	f := &flushed{gen: a, inc: a.incarnation, sent: time.Now(), events: a.pending, waiters: a.pendingWaiters, replies: a.pendingReplies, deltas: a.pendingDeltas, labels: a.pendingLabels}
 	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas, a.pendingLabels = nil, nil, nil, nil, nil
 	a.inflight = append(a.inflight, f)
 	a.sinceSnapshot += len(f.events)
@@ -379,6 +420,9 @@ func (a *sectionActor) flushed(ctx actor.Context, f *flushed) {
 		return
 	}
 	f.done = true
+	if f.err == nil && f.sent.After(a.verified) {
+		a.verified = f.sent
+	}
 	// Writes end in order in the store; answer them in order too.
 	for len(a.inflight) > 0 && a.inflight[0].done {
 		g := a.inflight[0]
@@ -390,6 +434,7 @@ func (a *sectionActor) flushed(ctx actor.Context, f *flushed) {
 		}
 	}
 	a.maybeFlush(ctx)
+	a.stopIfDrained(ctx)
 }
 
 // failed handles a write that did not commit: nothing of it, nor of what was applied after
@@ -414,6 +459,7 @@ func (a *sectionActor) failed(ctx actor.Context, cause error) {
 	a.pending, a.pendingWaiters, a.pendingReplies, a.pendingDeltas, a.pendingLabels = nil, nil, nil, nil, nil
 	a.sec = nil
 	if errors.Is(cause, ticketview.ErrFenced) {
+		a.eng.metrics.fenced.Add(1)
 		// A newer activation owns the section: this one must serve nothing more.
 		// It stops once the writes still under way have reported, so that their callers
 		// are answered; meanwhile every command gets ErrFenced.
