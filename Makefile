@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      := ./...
 BENCHTIME ?= 2s
 
-.PHONY: run run-prod migrate services build test test-short lint bench bench-domain bench-actors bench-stores fuzz clean
+.PHONY: run run-prod cluster cluster-stop cluster-status proto migrate services build test test-short lint bench bench-domain bench-actors bench-stores fuzz clean
 
 # Everything embedded: needs nothing but Go.
 run:
@@ -14,6 +14,21 @@ run:
 # when no MongoDB answers on 127.0.0.1:27017). See scripts/run-prod.
 run-prod:
 	GO=$(GO) scripts/run-prod
+
+# A local cluster: 3 nodes and a gateway on loopback ports against local PostgreSQL and
+# Redis, demo event loaded (see scripts/cluster). The gateway serves on :8080.
+cluster:
+	GO=$(GO) scripts/cluster start
+
+cluster-stop:
+	GO=$(GO) scripts/cluster stop
+
+cluster-status:
+	GO=$(GO) scripts/cluster status
+
+# Regenerates the grain contract (needs protoc and protoc-gen-go).
+proto:
+	protoc -I. --go_out=. --go_opt=paths=source_relative cluster/grain.proto
 
 # Applies the PostgreSQL migrations to TICKETVIEW_POSTGRES_URL.
 migrate:
@@ -31,6 +46,8 @@ build:
 
 test: lint services
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	# Several cluster members in one process: protoactor's own races would fail -race.
+	$(GO) test -count=1 -timeout 5m -run 'InProcess' ./cluster/
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)

@@ -60,6 +60,13 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		}
 	}
 	st := c.Response().StatusCode()
+	if s.cfg.ObserveHTTP != nil {
+		route := "unmatched"
+		if r := c.Route(); r != nil && r.Path != "/" {
+			route = r.Path // the pattern, not the path: few label values
+		}
+		s.cfg.ObserveHTTP(c.Method(), route, st, time.Since(start))
+	}
 	lvl := zapcore.InfoLevel
 	switch {
 	case st >= 500:

@@ -1,7 +1,7 @@
 // Package api is TicketView's public HTTP API: a JSON interface over the booking engine
 // (ticketview.BookingService) and the catalog (events and venues).
 //
-// Every route lives under /api/v1, except /healthz. Every error, whatever its source (the
+// Every route lives under /api/v1, except /healthz, /readyz and /metrics. Every error, whatever its source (the
 // engine, a malformed request, an unknown route, a body over the limit, a panic), has one
 // shape:
 //
@@ -11,7 +11,11 @@
 //
 // Routes (S = /api/v1/events/:event/sections/:section):
 //
-//	GET    /healthz                                  {"status":"ok"}
+//	GET    /healthz                                  {"status":"ok"}            (live)
+//	GET    /readyz                                   {"status":"ready"} or 503  (ready to serve)
+//	GET    /metrics                                  Prometheus metrics (when configured)
+//	GET    /api/v1/admin/cluster                     cluster status (gateway)   (admin)
+//	GET    /api/v1/admin/node                        this node's status         (admin)
 //	GET    /api/v1/events?status&q&from&to&offset&limit  EventList
 //	GET    /api/v1/events/:event                     EventDetails
 //	GET    S?seats=true                              ticketview.Availability
@@ -36,10 +40,12 @@ package api
 import (
 	"context"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"go.uber.org/zap"
 
@@ -78,6 +84,18 @@ type Config struct {
 	AdminToken string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+
+	// Operations (each optional).
+	// Ready answers GET /readyz: nil is 200, an error 503 (default: always ready).
+	Ready func(ctx context.Context) error
+	// Metrics is served at GET /metrics (Prometheus); 404 when nil.
+	Metrics http.Handler
+	// ObserveHTTP is told of every request: its route pattern, status and duration.
+	ObserveHTTP func(method, route string, status int, took time.Duration)
+	// ClusterStatus answers GET /api/v1/admin/cluster (the gateway's cluster status).
+	ClusterStatus func(ctx context.Context) (any, error)
+	// NodeStatus answers GET /api/v1/admin/node (a node's own status).
+	NodeStatus func(ctx context.Context) (any, error)
 }
 
 // Server serves the API.
@@ -135,6 +153,10 @@ func (s *Server) routes() {
 	}))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", s.readyz)
+	if s.cfg.Metrics != nil {
+		app.Get("/metrics", adaptor.HTTPHandler(s.cfg.Metrics))
+	}
 
 	v1 := app.Group("/api/v1")
 	v1.Get("/events", s.listEvents)
@@ -156,6 +178,8 @@ func (s *Server) routes() {
 	adm.Put("/venues/:venue/map", s.putSeatMap)
 	adm.Put("/events/:event/details", s.putEventDetails)
 	adm.Get("/events/:event/audit", s.getAudit)
+	adm.Get("/cluster", s.status(s.cfg.ClusterStatus, "cluster"))
+	adm.Get("/node", s.status(s.cfg.NodeStatus, "node"))
 	asec := adm.Group("/events/:event/sections/:section")
 	asec.Post("/block", s.block)
 	asec.Post("/unblock", s.unblock)
@@ -166,4 +190,30 @@ func (s *Server) routes() {
 	app.Use(func(c *fiber.Ctx) error {
 		return ticketview.Errorf(ticketview.ENOTFOUND, "no route %s %s", c.Method(), c.Path())
 	})
+}
+
+// readyz answers whether the process can serve requests now.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(c.UserContext()); err != nil {
+			return ticketview.Errorf(ticketview.EUNAVAILABLE, "not ready: %s", ticketview.ErrorMessage(err))
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// status serves an operations status document, when the process has one.
+func (s *Server) status(fn func(context.Context) (any, error), what string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if fn == nil {
+			return ticketview.Errorf(ticketview.ENOTFOUND, "this process has no %s status", what)
+		}
+		ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+		defer cancel()
+		v, err := fn(ctx)
+		if err != nil {
+			return err
+		}
+		return c.JSON(v)
+	}
 }

@@ -1,6 +1,16 @@
-// Command gateway will be the stateless API gateway of a TicketView cluster: it serves the
-// HTTP API and forwards each command to the node that owns the section (issue 4). Until
-// the cluster exists it refuses to run; in single-node mode `cmd/node` serves the API.
+// Command gateway is the stateless API gateway of a TicketView cluster: it joins the
+// cluster as a client (it hosts no sections), serves the HTTP API, and sends each command
+// to the grain of its section on the member that owns it. It also serves the cluster
+// status (GET /api/v1/admin/cluster), /healthz, /readyz and /metrics.
+//
+//	gateway -seeds host:port[,host:port] -postgres URL [-http :8080] [-redis URL]
+//	        [-mongo URL] [-gossip 127.0.0.1:0] [-remote 127.0.0.1:0] [-advertise host]
+//	        [-admin-token T]
+//
+// The catalog (events, venues) is read from PostgreSQL, section availability from Redis
+// when set (the nodes keep it), seat maps and event details from MongoDB when set. Every
+// flag falls back to an environment variable (TICKETVIEW_SEEDS, ...). Once serving it
+// prints "ticketview gateway listening on http://ADDR". SIGINT or SIGTERM stop it.
 package main
 
 import (
@@ -8,31 +18,117 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/api"
+	tvcluster "github.com/ticketview/ticketview/cluster"
+	"github.com/ticketview/ticketview/persistence/mongo"
+	"github.com/ticketview/ticketview/persistence/postgres"
+	"github.com/ticketview/ticketview/persistence/redis"
+	"github.com/ticketview/ticketview/prom"
 )
 
-// ErrNotYet is what Run answers until the cluster exists.
-var ErrNotYet = errors.New("the standalone gateway joins a cluster (issue 4); in single-node mode `cmd/node` serves the API")
+const shutdownTimeout = 10 * time.Second
 
-// Main has the shape of cmd/node's Main.
+// Main is the gateway program.
 type Main struct {
-	HTTP       string
-	AdminToken string
+	HTTP        string
+	AdminToken  string
+	PostgresURL string
+	RedisURL    string
+	RedisPrefix string
+	MongoURL    string
+	MongoDB     string
+	Gossip      string   // memberlist listen address (default 127.0.0.1:0)
+	Seeds       []string // gossip addresses of members (required)
+	Remote      string   // actor remote listen address (default 127.0.0.1:0)
+	Advertise   string
+
+	Logger *zap.Logger
+
+	pg     *postgres.DB
+	rd     *redis.Client
+	mg     *mongo.Store
+	node   *tvcluster.Node
+	prom   *prom.Registry
+	server *api.Server
+	ln     net.Listener
+	served chan error
+	ready  atomic.Bool
+	stop   context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewMain returns a Main with the defaults.
-func NewMain() *Main { return &Main{HTTP: ":8080"} }
+func NewMain() *Main {
+	return &Main{HTTP: ":8080", Gossip: "127.0.0.1:0", Remote: "127.0.0.1:0", RedisPrefix: "tv:", MongoDB: "ticketview"}
+}
 
-// ParseFlags reads -http and -admin-token (env TICKETVIEW_HTTP, TICKETVIEW_ADMIN_TOKEN).
+// ParseFlags reads the flags, each defaulting to its environment variable.
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.StringVar(&m.HTTP, "http", envOr("TICKETVIEW_HTTP", m.HTTP), "HTTP listen address (env TICKETVIEW_HTTP)")
-	fs.StringVar(&m.AdminToken, "admin-token", os.Getenv("TICKETVIEW_ADMIN_TOKEN"), "admin bearer token (env TICKETVIEW_ADMIN_TOKEN)")
+	admin := fs.String("admin-token", "", "bearer token of the admin API and of the nodes' status; empty disables it (env TICKETVIEW_ADMIN_TOKEN)")
+	pgURL := fs.String("postgres", "", "PostgreSQL URL of the catalog (env TICKETVIEW_POSTGRES_URL)")
+	redisURL := fs.String("redis", "", "Redis URL: availability read from the nodes' views (env TICKETVIEW_REDIS_URL)")
+	mongoURL := fs.String("mongo", "", "MongoDB URL: seat maps and event details (env TICKETVIEW_MONGO_URL)")
+	fs.StringVar(&m.RedisPrefix, "redis-prefix", envOr("TICKETVIEW_REDIS_PREFIX", m.RedisPrefix), "prefix of every Redis key (env TICKETVIEW_REDIS_PREFIX)")
+	fs.StringVar(&m.MongoDB, "mongo-db", envOr("TICKETVIEW_MONGO_DB", m.MongoDB), "MongoDB database name (env TICKETVIEW_MONGO_DB)")
+	fs.StringVar(&m.Gossip, "gossip", envOr("TICKETVIEW_GOSSIP", m.Gossip), "memberlist listen address host:port (env TICKETVIEW_GOSSIP)")
+	seeds := fs.String("seeds", envOr("TICKETVIEW_SEEDS", strings.Join(m.Seeds, ",")), "comma-separated gossip addresses of cluster members (env TICKETVIEW_SEEDS)")
+	fs.StringVar(&m.Remote, "remote", envOr("TICKETVIEW_REMOTE", m.Remote), "actor remote listen address host:port (env TICKETVIEW_REMOTE)")
+	fs.StringVar(&m.Advertise, "advertise", envOr("TICKETVIEW_ADVERTISE", m.Advertise), "host the members reach this gateway at (env TICKETVIEW_ADVERTISE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	m.AdminToken = envOr("TICKETVIEW_ADMIN_TOKEN", m.AdminToken)
+	m.PostgresURL = envOr("TICKETVIEW_POSTGRES_URL", m.PostgresURL)
+	m.RedisURL = envOr("TICKETVIEW_REDIS_URL", m.RedisURL)
+	m.MongoURL = envOr("TICKETVIEW_MONGO_URL", m.MongoURL)
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "admin-token":
+			m.AdminToken = *admin
+		case "postgres":
+			m.PostgresURL = *pgURL
+		case "redis":
+			m.RedisURL = *redisURL
+		case "mongo":
+			m.MongoURL = *mongoURL
+		}
+	})
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	m.Seeds = nil
+	for _, s := range strings.Split(*seeds, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			m.Seeds = append(m.Seeds, s)
+		}
+	}
+	return m.validate()
+}
+
+func (m *Main) validate() error {
+	if len(m.Seeds) == 0 {
+		return errors.New("-seeds is required: the gossip address of at least one cluster member")
+	}
+	if m.PostgresURL == "" {
+		return errors.New("-postgres is required: the catalog the nodes share")
 	}
 	return nil
 }
@@ -44,14 +140,200 @@ func envOr(name, def string) string {
 	return def
 }
 
-// Run fails with ErrNotYet.
-func (m *Main) Run(context.Context) error { return ErrNotYet }
+// Run joins the cluster and serves the API; it returns once serving.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if err := m.validate(); err != nil {
+		return err
+	}
+	if m.Logger == nil {
+		if m.Logger, err = zap.NewProduction(); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	m.prom = prom.New()
+	if m.pg, err = postgres.Open(ctx, m.PostgresURL, postgres.Options{}); err != nil {
+		return fmt.Errorf("PostgreSQL: %w", err)
+	}
+	cfg := api.Config{Events: m.pg, Venues: m.pg, Logger: m.Logger.Named("http"), AdminToken: m.AdminToken,
+		Ready: m.readyCheck, Metrics: m.prom.Handler(), ObserveHTTP: m.prom.ObserveHTTP, ClusterStatus: m.clusterStatus}
+	if m.RedisURL != "" {
+		if m.rd, err = redis.Open(ctx, m.RedisURL, redis.Options{Prefix: m.RedisPrefix}); err != nil {
+			return fmt.Errorf("Redis: %w", err)
+		}
+		cfg.Views = m.rd
+	}
+	if m.MongoURL != "" {
+		if m.mg, err = mongo.Open(ctx, m.MongoURL, m.MongoDB); err != nil {
+			return fmt.Errorf("MongoDB: %w", err)
+		}
+		cfg.SeatMaps, cfg.Details = m.mg, m.mg
+	}
+	if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {
+		return err
+	}
+	rhost, rport, err := hostPort(m.Remote, "-remote")
+	if err != nil {
+		return err
+	}
+	ghost, gport, err := hostPort(m.Gossip, "-gossip")
+	if err != nil {
+		return err
+	}
+	if m.node, err = tvcluster.StartClient(tvcluster.Config{Host: rhost, Port: rport, AdvertiseHost: m.Advertise,
+		Gossip: tvcluster.MemberlistConfig{BindAddr: ghost, BindPort: gport, AdvertiseAddr: m.Advertise, Seeds: m.Seeds,
+			HTTPAddr: m.ln.Addr().String()},
+		Logger: m.Logger.Named("cluster")}); err != nil {
+		return err
+	}
+	m.node.Client.Observe = m.prom.ObserveCall
+	m.prom.RegisterMembership(func() []prom.Member {
+		var out []prom.Member
+		for _, x := range m.node.Provider.Nodes() {
+			out = append(out, prom.Member{ID: x.ID, Role: x.Role, State: x.State})
+		}
+		return out
+	})
+	bg, stop := context.WithCancel(context.Background())
+	m.stop = stop
+	go m.countChanges(bg)
+	cfg.Bookings = m.node.Client
+	m.server = api.NewServer(cfg)
+	m.served = make(chan error, 1)
+	go func(ln net.Listener) { m.served <- m.server.Serve(ln) }(m.ln)
+	m.ready.Store(true)
+	m.Logger.Info("ticketview gateway started", zap.String("http", m.HTTPAddr()), zap.Strings("seeds", m.Seeds),
+		zap.Bool("redis", m.rd != nil), zap.Bool("mongo", m.mg != nil))
+	return nil
+}
 
-// HTTPAddr is the bound address: none, since Run serves nothing yet.
-func (m *Main) HTTPAddr() string { return "" }
+// countChanges feeds the membership-change counter.
+func (m *Main) countChanges(ctx context.Context) {
+	var seen time.Time
+	for {
+		for _, c := range m.node.Provider.History() {
+			if c.At.After(seen) {
+				seen = c.At
+				m.prom.MembershipChanged(c.Change)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.node.Provider.Changes():
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
 
-// Close releases nothing.
-func (m *Main) Close() error { return nil }
+func (m *Main) readyCheck(context.Context) error {
+	if !m.ready.Load() {
+		return errors.New("starting or stopping")
+	}
+	if m.node.Cluster.MemberList.Length() == 0 {
+		return errors.New("no cluster member known yet")
+	}
+	return nil
+}
+
+// clusterStatus is GET /api/v1/admin/cluster.
+func (m *Main) clusterStatus(ctx context.Context) (any, error) {
+	return tvcluster.Collect(ctx, tvcluster.StatusSource{
+		Node: m.node, AdminToken: m.AdminToken, HTTP: &http.Client{Timeout: 2 * time.Second},
+		Sections: func(ctx context.Context) ([]string, error) { return sectionIdentities(ctx, m.pg, m.pg) },
+	})
+}
+
+// sectionIdentities lists the grain identities of every section of every event.
+func sectionIdentities(ctx context.Context, events ticketview.EventStore, venues ticketview.VenueStore) ([]string, error) {
+	var out []string
+	for offset := 0; ; {
+		evs, total, err := events.ListEvents(ctx, ticketview.EventFilter{Offset: offset, Limit: 100})
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			v, err := venues.FindVenue(ctx, ev.VenueID)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range v.Sections {
+				out = append(out, tvcluster.Identity(ticketview.SectionID{Event: ev.ID, Section: s.ID}))
+			}
+		}
+		offset += len(evs)
+		if len(evs) == 0 || offset >= total {
+			return out, nil
+		}
+	}
+}
+
+func hostPort(addr, flag string) (string, int, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s %q: %w", flag, addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%s %q: bad port", flag, addr)
+	}
+	if h == "" {
+		h = "0.0.0.0"
+	}
+	return h, port, nil
+}
+
+// HTTPAddr is the bound HTTP address ("" before Run).
+func (m *Main) HTTPAddr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// Served yields Serve's result once (nil before Run).
+func (m *Main) Served() <-chan error { return m.served }
+
+// Close stops serving, leaves the cluster and closes the stores; safe to call twice.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		m.ready.Store(false)
+		var errs []error
+		if m.stop != nil {
+			m.stop()
+		}
+		if m.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			errs = append(errs, m.server.Shutdown(ctx))
+			cancel()
+		} else if m.ln != nil {
+			errs = append(errs, m.ln.Close())
+		}
+		if m.node != nil {
+			errs = append(errs, m.node.Close(true))
+		}
+		if m.rd != nil {
+			errs = append(errs, m.rd.Close())
+		}
+		if m.mg != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, m.mg.Close(ctx))
+			cancel()
+		}
+		if m.pg != nil {
+			m.pg.Close()
+		}
+		if m.Logger != nil {
+			_ = m.Logger.Sync()
+		}
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}
 
 func main() {
 	m := NewMain()
@@ -62,8 +344,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ticketview gateway:", err)
 		os.Exit(2)
 	}
-	if err := m.Run(context.Background()); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "ticketview gateway:", err)
 		os.Exit(1)
 	}
+	fmt.Printf("ticketview gateway listening on http://%s\n", m.HTTPAddr())
+	code := 0
+	select {
+	case <-ctx.Done():
+		m.Logger.Info("shutting down")
+	case err := <-m.Served():
+		m.Logger.Error("the HTTP server stopped", zap.Error(err))
+		code = 1
+	}
+	stop()
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "ticketview gateway: closing:", err)
+		code = 1
+	}
+	os.Exit(code)
 }

@@ -1,20 +1,31 @@
 package main
 
 import (
-	"context"
-	"errors"
+	"strings"
 	"testing"
 )
 
-func TestRunSaysWhereTheAPIIs(t *testing.T) {
+func TestFlagsNeedSeedsAndPostgres(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-http", "127.0.0.1:0"}, "-seeds is required"},
+		{[]string{"-seeds", "127.0.0.1:7946"}, "-postgres is required"},
+		{[]string{"-seeds", "127.0.0.1:7946", "-postgres", "postgres://x", "extra"}, "unexpected arguments"},
+	} {
+		t.Setenv("TICKETVIEW_POSTGRES_URL", "")
+		t.Setenv("TICKETVIEW_SEEDS", "")
+		err := NewMain().ParseFlags(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseFlags(%q) = %v; want an error with %q", tc.args, err, tc.want)
+		}
+	}
 	m := NewMain()
-	if err := m.ParseFlags([]string{"-http", "127.0.0.1:0"}); err != nil {
+	if err := m.ParseFlags([]string{"-seeds", "a:1, b:2", "-postgres", "postgres://x"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Run(context.Background()); !errors.Is(err, ErrNotYet) {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
+	if len(m.Seeds) != 2 || m.Seeds[1] != "b:2" {
+		t.Fatalf("seeds = %q", m.Seeds)
 	}
 }

@@ -27,7 +27,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +38,7 @@ import (
 	ticketview "github.com/ticketview/ticketview"
 	"github.com/ticketview/ticketview/actors"
 	"github.com/ticketview/ticketview/api"
+	tvcluster "github.com/ticketview/ticketview/cluster"
 	"github.com/ticketview/ticketview/demo"
 	"github.com/ticketview/ticketview/inmem"
 	"github.com/ticketview/ticketview/persistence/journalfile"
@@ -43,6 +46,7 @@ import (
 	"github.com/ticketview/ticketview/persistence/postgres"
 	"github.com/ticketview/ticketview/persistence/redis"
 	"github.com/ticketview/ticketview/persistence/sqlite"
+	"github.com/ticketview/ticketview/prom"
 )
 
 // DBFile is the name of the database file in the data directory; JournalDir is the
@@ -70,6 +74,15 @@ type Main struct {
 	MongoDB     string // MongoDB database name
 	Audit       bool   // record every seat-status change in the audit log
 
+	// Cluster mode (Gossip set): the node is a member of a TicketView cluster.
+	Gossip    string   // memberlist listen address host:port
+	Seeds     []string // gossip addresses of members to join through (none: a new cluster)
+	Remote    string   // protoactor remote listen address host:port (default 127.0.0.1:0)
+	Advertise string   // host the other members reach this node at (default: the listen hosts)
+	// PauseLimit: after a pause longer than this the node exits (code ExitPaused) to
+	// rejoin with a new member id (default 2s).
+	PauseLimit time.Duration
+
 	Logger *zap.Logger
 	Now    func() time.Time
 
@@ -82,6 +95,12 @@ type Main struct {
 	keeper *actors.ViewKeeper
 	feeder *actors.AuditFeeder
 	engine *actors.Engine
+	node   *tvcluster.Node
+	prom   *prom.Registry
+	rate   tvcluster.RateMeter
+	ready  atomic.Bool
+	stop   context.CancelFunc // background loops (cluster mode)
+	fatal  chan error         // the node must exit (paused past PauseLimit)
 	server *api.Server
 	ln     net.Listener
 	served chan error // the result of Serve
@@ -92,7 +111,8 @@ type Main struct {
 
 // NewMain returns a Main with the defaults (before flags and environment).
 func NewMain() *Main {
-	return &Main{DataDir: "./data", HTTP: ":8080", Journal: "file", Seed: true, MongoDB: "ticketview", RedisPrefix: "tv:", Audit: true, Now: time.Now}
+	return &Main{DataDir: "./data", HTTP: ":8080", Journal: "file", Seed: true, MongoDB: "ticketview", RedisPrefix: "tv:", Audit: true, Now: time.Now,
+		Remote: "127.0.0.1:0", PauseLimit: 2 * time.Second}
 }
 
 // ParseFlags reads the flags in args (without the program name), each defaulting to its
@@ -121,8 +141,16 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.RedisPrefix, "redis-prefix", envOr("TICKETVIEW_REDIS_PREFIX", m.RedisPrefix), "prefix of every Redis key (env TICKETVIEW_REDIS_PREFIX)")
 	fs.StringVar(&m.MongoDB, "mongo-db", envOr("TICKETVIEW_MONGO_DB", m.MongoDB), "MongoDB database name (env TICKETVIEW_MONGO_DB)")
 	fs.BoolVar(&m.Audit, "audit", audit, "record every seat-status change in the audit log (env TICKETVIEW_AUDIT)")
+	fs.StringVar(&m.Gossip, "gossip", envOr("TICKETVIEW_GOSSIP", m.Gossip), "cluster mode: memberlist listen address host:port (env TICKETVIEW_GOSSIP)")
+	seeds := fs.String("seeds", envOr("TICKETVIEW_SEEDS", strings.Join(m.Seeds, ",")), "cluster mode: comma-separated gossip addresses of members to join (env TICKETVIEW_SEEDS)")
+	fs.StringVar(&m.Remote, "remote", envOr("TICKETVIEW_REMOTE", m.Remote), "cluster mode: actor remote listen address host:port (env TICKETVIEW_REMOTE)")
+	fs.StringVar(&m.Advertise, "advertise", envOr("TICKETVIEW_ADVERTISE", m.Advertise), "cluster mode: host the other members reach this one at (env TICKETVIEW_ADVERTISE)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	m.Seeds = splitList(*seeds)
+	if m.Gossip == "" && (len(m.Seeds) > 0 || m.Advertise != "") {
+		return errors.New("-seeds and -advertise need -gossip (cluster mode)")
 	}
 	m.AdminToken = envOr("TICKETVIEW_ADMIN_TOKEN", m.AdminToken)
 	m.PostgresURL = envOr("TICKETVIEW_POSTGRES_URL", m.PostgresURL)
@@ -150,6 +178,16 @@ func (m *Main) ParseFlags(args []string) error {
 		return errors.New("-data must not be empty")
 	}
 	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func envBool(name string, def bool) (bool, error) {
@@ -187,13 +225,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			_ = m.Close()
 		}
 	}()
+	clustered := m.Gossip != ""
+	if clustered && m.PostgresURL == "" {
+		return errors.New("cluster mode needs -postgres: sections move between nodes and recover from the shared store")
+	}
+	m.prom = prom.New()
 	st, err := m.openStores(ctx)
 	if err != nil {
 		return err
 	}
 	m.bus = inmem.NewBus()
 	if m.Seed {
-		if err := demo.Seed(ctx, st.events, st.venues, m.Now()); err != nil {
+		// Several nodes of a cluster may seed at once: the loser of a race finds it done.
+		if err := demo.Seed(ctx, st.events, st.venues, m.Now()); err != nil && (!clustered || ticketview.ErrorCode(err) != ticketview.ECONFLICT) {
 			return fmt.Errorf("seeding the demo data: %w", err)
 		}
 	}
@@ -210,23 +254,36 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	// The keeper needs the engine and the engine its publishers: the keeper's source is
 	// bound once the engine exists.
-	var eng *actors.Engine
+	var bookings ticketview.BookingService
 	if m.rd != nil {
 		m.keeper = actors.NewViewKeeper(m.rd, func(ctx context.Context, id ticketview.SectionID) (ticketview.Availability, error) {
-			return eng.Availability(ctx, id, true)
+			return bookings.Availability(ctx, id, true)
 		}, m.Logger)
 		deltas = append(deltas, m.keeper)
 	}
-	m.engine, err = actors.NewEngine(actors.Config{
+	ecfg := actors.Config{
 		Store: st.journal, Events: st.events, Venues: st.venues,
 		Deltas: deltas, Publisher: events, Snapshots: snapshots,
 		Logger: m.Logger, Now: m.Now,
-	})
-	if err != nil {
+	}
+	if clustered {
+		// The HTTP address goes into the membership metadata: listen first.
+		if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {
+			return err
+		}
+		ecfg.Clustered, ecfg.System = true, tvcluster.NewSystem()
+	}
+	if m.engine, err = actors.NewEngine(ecfg); err != nil {
 		return err
 	}
-	eng = m.engine
-	if err := m.engine.Start(ctx); err != nil {
+	m.prom.RegisterEngine(func() prom.EngineStats { return engineStats(m.engine.Stats()) })
+	bookings = m.engine
+	if clustered {
+		if err := m.joinCluster(ctx, ecfg.System, st); err != nil {
+			return err
+		}
+		bookings = m.node.Client
+	} else if err := m.engine.Start(ctx); err != nil {
 		return fmt.Errorf("starting the engine: %w", err)
 	}
 	var views ticketview.AvailabilityCache
@@ -235,20 +292,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		views, miss = m.rd, m.keeper.Refresh
 	}
 	m.server = api.NewServer(api.Config{
-		Bookings: m.engine, Events: st.events, Venues: st.venues,
+		Bookings: bookings, Events: st.events, Venues: st.venues,
 		Views: views, CacheMiss: miss, SeatMaps: st.seatMaps, Details: st.details, Audit: st.audit,
 		Logger: m.Logger.Named("http"), AdminToken: m.AdminToken, Now: m.Now,
+		Ready: m.readyCheck, Metrics: m.prom.Handler(), ObserveHTTP: m.prom.ObserveHTTP, NodeStatus: m.nodeStatus,
 	})
-	if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {
-		return err
+	if m.ln == nil {
+		if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {
+			return err
+		}
 	}
 	m.served = make(chan error, 1)
 	go func(ln net.Listener) { m.served <- m.server.Serve(ln) }(m.ln)
+	m.ready.Store(true)
 	m.Logger.Info("ticketview node started", zap.String("data", m.DataDir), zap.String("journal", st.journalName),
 		zap.String("catalog", st.catalogName), zap.String("content", st.contentName), zap.Bool("redis", m.rd != nil),
-		zap.String("http", m.HTTPAddr()), zap.Bool("admin_api", m.AdminToken != ""))
+		zap.String("http", m.HTTPAddr()), zap.Bool("admin_api", m.AdminToken != ""), zap.Bool("cluster", clustered))
 	return nil
 }
+
+// Fatal reports a condition the node must exit on (nil channel outside cluster mode).
+func (m *Main) Fatal() <-chan error { return m.fatal }
 
 // HTTPAddr is the address the API listens on ("" before Run).
 func (m *Main) HTTPAddr() string {
@@ -265,13 +329,21 @@ func (m *Main) Served() <-chan error { return m.served }
 // store. It is safe to call more than once.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
+		m.ready.Store(false)
 		var errs []error
+		if m.stop != nil {
+			m.stop()
+		}
 		if m.server != nil && m.ln != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			errs = append(errs, m.server.Shutdown(ctx))
 			cancel()
 		} else if m.ln != nil {
 			errs = append(errs, m.ln.Close())
+		}
+		if m.node != nil {
+			// Leave first: the others take the sections over while these finish.
+			errs = append(errs, m.node.Close(true))
 		}
 		if m.engine != nil {
 			errs = append(errs, m.engine.Close())
@@ -351,6 +423,10 @@ func main() {
 	case err := <-m.Served():
 		m.Logger.Error("the HTTP server stopped", zap.Error(err))
 		code = 1
+	case err := <-m.Fatal():
+		m.Logger.Error("leaving the cluster", zap.Error(err))
+		fmt.Fprintln(os.Stderr, "ticketview node:", err)
+		code = ExitPaused
 	}
 	stop()
 	if err := m.Close(); err != nil {

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+
+	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/actors"
+	tvcluster "github.com/ticketview/ticketview/cluster"
+	"github.com/ticketview/ticketview/prom"
+)
+
+// ExitPaused is the exit code of a node that was paused past PauseLimit: the cluster may
+// have declared it dead and moved its sections; it must start again with a new member id.
+const ExitPaused = 75
+
+// joinCluster makes the node a member hosting the section grains of the engine.
+func (m *Main) joinCluster(ctx context.Context, system *actor.ActorSystem, st stores) error {
+	rhost, rport, err := hostPort(m.Remote, "-remote")
+	if err != nil {
+		return err
+	}
+	ghost, gport, err := hostPort(m.Gossip, "-gossip")
+	if err != nil {
+		return err
+	}
+	m.node, err = tvcluster.StartMember(tvcluster.Config{
+		Host: rhost, Port: rport, AdvertiseHost: m.Advertise, System: system,
+		Gossip: tvcluster.MemberlistConfig{BindAddr: ghost, BindPort: gport, AdvertiseAddr: m.Advertise,
+			Seeds: m.Seeds, HTTPAddr: m.advertisedHTTP()},
+		Kinds:  []*protocluster.Kind{protocluster.NewKind(tvcluster.SectionKind, m.engine.SectionProps())},
+		Logger: m.Logger.Named("cluster"),
+	})
+	if err != nil {
+		return err
+	}
+	m.node.Client.Observe = m.prom.ObserveCall
+	m.prom.RegisterMembership(membersOf(m.node))
+	bg, stop := context.WithCancel(context.Background())
+	m.stop = stop
+	m.fatal = make(chan error, 1)
+	go m.node.KeepActive(bg, tvcluster.PlacerConfig{
+		Sections: func(ctx context.Context) ([]string, error) { return sectionIdentities(ctx, st.events, st.venues) },
+		Changed:  func(c tvcluster.MembershipChange) { m.prom.MembershipChanged(c.Change) },
+		Passed: func(n int, took time.Duration, failover bool) {
+			if failover && n > 0 {
+				m.prom.FailoverObserved(took)
+			}
+		},
+		Logger: m.Logger.Named("placement"),
+	})
+	go tvcluster.WatchPauses(bg, m.PauseLimit, func(gap time.Duration) {
+		m.ready.Store(false)
+		select {
+		case m.fatal <- fmt.Errorf("the process was paused for %v (over %v): the cluster may have moved its sections; start it again to rejoin with a new member id", gap.Round(time.Millisecond), m.PauseLimit):
+		default:
+		}
+	})
+	return nil
+}
+
+func hostPort(addr, flag string) (string, int, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s %q: %w", flag, addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%s %q: bad port", flag, addr)
+	}
+	if h == "" {
+		h = "0.0.0.0"
+	}
+	return h, port, nil
+}
+
+// advertisedHTTP is the HTTP address the gateway can reach this node's status at.
+func (m *Main) advertisedHTTP() string {
+	if m.ln == nil {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(m.ln.Addr().String())
+	if m.Advertise != "" {
+		host = m.Advertise
+	} else if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// sectionIdentities lists the grain identities of every section of every event.
+func sectionIdentities(ctx context.Context, events ticketview.EventStore, venues ticketview.VenueStore) ([]string, error) {
+	var out []string
+	for offset := 0; ; {
+		evs, total, err := events.ListEvents(ctx, ticketview.EventFilter{Offset: offset, Limit: 100})
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			v, err := venues.FindVenue(ctx, ev.VenueID)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range v.Sections {
+				out = append(out, tvcluster.Identity(ticketview.SectionID{Event: ev.ID, Section: s.ID}))
+			}
+		}
+		offset += len(evs)
+		if len(evs) == 0 || offset >= total {
+			return out, nil
+		}
+	}
+}
+
+func membersOf(n *tvcluster.Node) func() []prom.Member {
+	return func() []prom.Member {
+		var out []prom.Member
+		for _, x := range n.Provider.Nodes() {
+			out = append(out, prom.Member{ID: x.ID, Role: x.Role, State: x.State})
+		}
+		return out
+	}
+}
+
+func engineStats(s actors.Stats) prom.EngineStats {
+	return prom.EngineStats{Sections: s.Sections, Activations: s.Activations, Reactivations: s.Reactivations,
+		Fenced: s.Fenced, Commits: s.Commits, CommittedEvents: s.CommittedEvents, CommitFailures: s.CommitFailures}
+}
+
+// readyCheck is /readyz: serving, and in cluster mode a member of a topology.
+func (m *Main) readyCheck(context.Context) error {
+	if !m.ready.Load() {
+		return errors.New("starting or stopping")
+	}
+	if m.node != nil && m.node.Cluster.MemberList.Length() == 0 {
+		return errors.New("not part of a cluster topology yet")
+	}
+	return nil
+}
+
+// nodeStatus is GET /api/v1/admin/node.
+func (m *Main) nodeStatus(context.Context) (any, error) {
+	now := time.Now()
+	st := m.engine.Stats()
+	m.rate.Set(st.Commands)
+	out := tvcluster.NodeStatus{Role: "single", HTTPAddr: m.HTTPAddr(), ActiveSections: st.Sections,
+		RequestsTotal: st.Commands, RequestsPerSec: m.rate.Rate(now), Memory: tvcluster.ReadMemory(),
+		Engine: st, Goroutines: runtime.NumGoroutine(), Sections: []string{}}
+	if m.node != nil {
+		out.Role, out.ID, out.Address, out.Gossip = "member", m.node.ID(), m.node.Address(), m.node.Provider.GossipAddr()
+		out.HTTPAddr = m.advertisedHTTP()
+		out.StartedAt = m.node.Started.UTC()
+		out.UptimeSeconds = now.Sub(m.node.Started).Seconds()
+		out.Sections = m.node.Lookup.Active(tvcluster.SectionKind)
+		out.ActiveSections = len(out.Sections)
+	}
+	return out, nil
+}
