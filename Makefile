@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      := ./...
 BENCHTIME ?= 2s
 
-.PHONY: run run-prod cluster cluster-stop cluster-status proto migrate services build test test-short lint bench bench-domain bench-actors bench-stores fuzz clean
+.PHONY: run run-prod cluster cluster-stop cluster-status proto migrate services build test test-short lint bench bench-domain bench-actors bench-stores bench-cluster fuzz clean
 
 # Everything embedded: needs nothing but Go.
 run:
@@ -67,6 +67,9 @@ bench-actors:
 	GOGC=400 $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./actors/ ./persistence/...
 
 # The production adapters against the local servers (make services).
+bench-cluster: services
+	$(GO) run ./bench/cluster -nodes 1,3 -duration 10s -kills 10 2>/dev/null
+
 bench-stores: services
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./persistence/postgres/ ./persistence/redis/ ./persistence/mongo/
 
