@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +30,6 @@ import (
 
 	"go.uber.org/zap"
 
-	ticketview "github.com/ticketview/ticketview"
 	"github.com/ticketview/ticketview/api"
 	tvcluster "github.com/ticketview/ticketview/cluster"
 	"github.com/ticketview/ticketview/persistence/mongo"
@@ -176,11 +174,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {
 		return err
 	}
-	rhost, rport, err := hostPort(m.Remote, "-remote")
+	rhost, rport, err := tvcluster.SplitHostPort(m.Remote, "-remote")
 	if err != nil {
 		return err
 	}
-	ghost, gport, err := hostPort(m.Gossip, "-gossip")
+	ghost, gport, err := tvcluster.SplitHostPort(m.Gossip, "-gossip")
 	if err != nil {
 		return err
 	}
@@ -244,47 +242,8 @@ func (m *Main) readyCheck(context.Context) error {
 func (m *Main) clusterStatus(ctx context.Context) (any, error) {
 	return tvcluster.Collect(ctx, tvcluster.StatusSource{
 		Node: m.node, AdminToken: m.AdminToken, HTTP: &http.Client{Timeout: 2 * time.Second},
-		Sections: func(ctx context.Context) ([]string, error) { return sectionIdentities(ctx, m.pg, m.pg) },
+		Sections: func(ctx context.Context) ([]string, error) { return tvcluster.SectionIdentities(ctx, m.pg, m.pg) },
 	})
-}
-
-// sectionIdentities lists the grain identities of every section of every event.
-func sectionIdentities(ctx context.Context, events ticketview.EventStore, venues ticketview.VenueStore) ([]string, error) {
-	var out []string
-	for offset := 0; ; {
-		evs, total, err := events.ListEvents(ctx, ticketview.EventFilter{Offset: offset, Limit: 100})
-		if err != nil {
-			return nil, err
-		}
-		for _, ev := range evs {
-			v, err := venues.FindVenue(ctx, ev.VenueID)
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range v.Sections {
-				out = append(out, tvcluster.Identity(ticketview.SectionID{Event: ev.ID, Section: s.ID}))
-			}
-		}
-		offset += len(evs)
-		if len(evs) == 0 || offset >= total {
-			return out, nil
-		}
-	}
-}
-
-func hostPort(addr, flag string) (string, int, error) {
-	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, fmt.Errorf("%s %q: %w", flag, addr, err)
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("%s %q: bad port", flag, addr)
-	}
-	if h == "" {
-		h = "0.0.0.0"
-	}
-	return h, port, nil
 }
 
 // HTTPAddr is the bound HTTP address ("" before Run).

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 
-	ticketview "github.com/ticketview/ticketview"
 	"github.com/ticketview/ticketview/actors"
 	tvcluster "github.com/ticketview/ticketview/cluster"
 	"github.com/ticketview/ticketview/prom"
@@ -24,11 +22,11 @@ const ExitPaused = 75
 
 // joinCluster makes the node a member hosting the section grains of the engine.
 func (m *Main) joinCluster(ctx context.Context, system *actor.ActorSystem, st stores) error {
-	rhost, rport, err := hostPort(m.Remote, "-remote")
+	rhost, rport, err := tvcluster.SplitHostPort(m.Remote, "-remote")
 	if err != nil {
 		return err
 	}
-	ghost, gport, err := hostPort(m.Gossip, "-gossip")
+	ghost, gport, err := tvcluster.SplitHostPort(m.Gossip, "-gossip")
 	if err != nil {
 		return err
 	}
@@ -48,8 +46,10 @@ func (m *Main) joinCluster(ctx context.Context, system *actor.ActorSystem, st st
 	m.stop = stop
 	m.fatal = make(chan error, 1)
 	go m.node.KeepActive(bg, tvcluster.PlacerConfig{
-		Sections: func(ctx context.Context) ([]string, error) { return sectionIdentities(ctx, st.events, st.venues) },
-		Changed:  func(c tvcluster.MembershipChange) { m.prom.MembershipChanged(c.Change) },
+		Sections: func(ctx context.Context) ([]string, error) {
+			return tvcluster.SectionIdentities(ctx, st.events, st.venues)
+		},
+		Changed: func(c tvcluster.MembershipChange) { m.prom.MembershipChanged(c.Change) },
 		Passed: func(n int, took time.Duration, failover bool) {
 			if failover && n > 0 {
 				m.prom.FailoverObserved(took)
@@ -67,21 +67,6 @@ func (m *Main) joinCluster(ctx context.Context, system *actor.ActorSystem, st st
 	return nil
 }
 
-func hostPort(addr, flag string) (string, int, error) {
-	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, fmt.Errorf("%s %q: %w", flag, addr, err)
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("%s %q: bad port", flag, addr)
-	}
-	if h == "" {
-		h = "0.0.0.0"
-	}
-	return h, port, nil
-}
-
 // advertisedHTTP is the HTTP address the gateway can reach this node's status at.
 func (m *Main) advertisedHTTP() string {
 	if m.ln == nil {
@@ -94,30 +79,6 @@ func (m *Main) advertisedHTTP() string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// sectionIdentities lists the grain identities of every section of every event.
-func sectionIdentities(ctx context.Context, events ticketview.EventStore, venues ticketview.VenueStore) ([]string, error) {
-	var out []string
-	for offset := 0; ; {
-		evs, total, err := events.ListEvents(ctx, ticketview.EventFilter{Offset: offset, Limit: 100})
-		if err != nil {
-			return nil, err
-		}
-		for _, ev := range evs {
-			v, err := venues.FindVenue(ctx, ev.VenueID)
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range v.Sections {
-				out = append(out, tvcluster.Identity(ticketview.SectionID{Event: ev.ID, Section: s.ID}))
-			}
-		}
-		offset += len(evs)
-		if len(evs) == 0 || offset >= total {
-			return out, nil
-		}
-	}
 }
 
 func membersOf(n *tvcluster.Node) func() []prom.Member {
