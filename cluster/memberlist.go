@@ -49,8 +49,8 @@ type MemberlistConfig struct {
 	AdvertisePort    int           // (default the bound port)
 	Seeds            []string      // "host:port" gossip addresses of nodes to join through; empty = first node
 	HTTPAddr         string        // this process's HTTP address, advertised in the metadata (may be "")
-	ProbeInterval    time.Duration // default 500ms
-	ProbeTimeout     time.Duration // default 250ms
+	ProbeInterval    time.Duration // default 400ms
+	ProbeTimeout     time.Duration // default 200ms
 	SuspicionMult    int           // default 2
 	PushPullInterval time.Duration // default 2s
 	GossipInterval   time.Duration // default 100ms
@@ -109,8 +109,8 @@ type MembershipChange struct {
 
 const (
 	defaultBindAddr         = "127.0.0.1"
-	defaultProbeInterval    = 500 * time.Millisecond
-	defaultProbeTimeout     = 250 * time.Millisecond
+	defaultProbeInterval    = 400 * time.Millisecond
+	defaultProbeTimeout     = 200 * time.Millisecond
 	defaultSuspicionMult    = 2
 	defaultPushPullInterval = 2 * time.Second
 	defaultGossipInterval   = 100 * time.Millisecond
