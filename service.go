@@ -20,6 +20,23 @@ type HoldCommand struct {
 	TTL           time.Duration
 }
 
+// Size is how many seats the hold asks for (its seats, else its quantity), which is what
+// it takes of the buyer's allowance. A hold without an owner, or for no seats or more
+// than MaxSeatsPerRequest, is EINVALID.
+func (c HoldCommand) Size() (int, error) {
+	if c.Owner == "" {
+		return 0, Errorf(EINVALID, "a hold needs an owner")
+	}
+	n := c.Quantity
+	if len(c.Seats) > 0 {
+		n = len(c.Seats)
+	}
+	if n <= 0 || n > MaxSeatsPerRequest {
+		return 0, Errorf(EINVALID, "quantity must be between 1 and %d", MaxSeatsPerRequest)
+	}
+	return n, nil
+}
+
 // BookingService is the seat engine as its callers (the gateway) use it. Every method is
 // answered by the section's actor; a successful change is durable before it returns.
 type BookingService interface {

@@ -69,3 +69,18 @@ func findBookingCmd(bookingID, owner string) *command {
 func touchCmd() *command {
 	return &command{run: func(*ticketview.Section, time.Time) (any, error) { return nil, nil }}
 }
+
+// ownerCounts is the answer of ownerCountsCmd.
+type ownerCounts struct {
+	counts map[string]int
+	seq    uint64
+}
+
+// ownerCountsCmd reads the seats each buyer holds and owns in the section, and the
+// section's last event then. Like every command it is answered once the changes before
+// it are durable.
+func ownerCountsCmd() *command {
+	return &command{run: func(s *ticketview.Section, _ time.Time) (any, error) {
+		return ownerCounts{counts: s.OwnerCounts(), seq: s.Seq()}, nil
+	}}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,17 @@ type Config struct {
 	// section (default 500ms; it must stay below the time the cluster takes to declare a
 	// silent member dead and activate its sections elsewhere).
 	Lease time.Duration
+	// Cluster is how a clustered engine calls other grains (the node's *cluster.Client):
+	// the buyer ledger grains (LedgerProps) rebuild from the sections through it, and the
+	// section grains give seats that come back to the ledgers through it. The node exists
+	// only after the engine: SetCluster sets it then.
+	Cluster ClusterCaller
+}
+
+// ClusterCaller calls grains through the cluster (*cluster.Client implements it).
+type ClusterCaller interface {
+	Call(ctx context.Context, id ticketview.SectionID, op string, args cluster.CallArgs) (cluster.CallResult, error)
+	CallLedger(ctx context.Context, eventID, op string, args cluster.CallArgs) (cluster.CallResult, error)
 }
 
 // Engine is the seat engine on one node. It implements ticketview.BookingService.
@@ -63,9 +75,15 @@ type Engine struct {
 	sections map[ticketview.SectionID]*actor.PID
 	closed   bool
 
-	ledgers sync.Map       // event id -> *eventLedger
+	ledgers sync.Map       // event id -> *eventLedger (one node)
 	writers sync.WaitGroup // journal and snapshot writes under way
 	buildMu sync.Mutex
+
+	// Clustered engines only.
+	caller  atomic.Pointer[callerBox]
+	bg      context.Context // ends at Close: the returns to the ledger grains
+	stopBG  context.CancelFunc
+	returns sync.WaitGroup // returns to the ledger grains under way
 
 	metrics struct {
 		activations, reactivations, commitFailures, commits, committedEvents, fenced, commands atomic.Int64
@@ -104,13 +122,40 @@ func NewEngine(cfg Config) (*Engine, error) {
 	} else if system == nil {
 		system = actor.NewActorSystem(actor.WithLoggerFactory(quietLogger))
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:      cfg,
 		system:   system,
 		log:      cfg.Logger.Named("engine"),
 		disp:     newWorkerDispatcher(max(4, 2*runtime.GOMAXPROCS(0))),
 		sections: map[ticketview.SectionID]*actor.PID{},
-	}, nil
+	}
+	e.bg, e.stopBG = context.WithCancel(context.Background())
+	if cfg.Cluster != nil {
+		e.SetCluster(cfg.Cluster)
+	}
+	return e, nil
+}
+
+type callerBox struct{ c ClusterCaller }
+
+// SetCluster sets Config.Cluster: a clustered engine's grains reach other grains through c
+// (the node's client, which exists only once the node has joined). Until it is set, a
+// buyer ledger grain answers EUNAVAILABLE and the returns of seats wait.
+func (e *Engine) SetCluster(c ClusterCaller) { e.caller.Store(&callerBox{c}) }
+
+// clusterCaller returns the cluster's caller, waiting for SetCluster until ctx ends (nil
+// then).
+func (e *Engine) clusterCaller(ctx context.Context) ClusterCaller {
+	for {
+		if b := e.caller.Load(); b != nil && b.c != nil {
+			return b.c
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Start activates the sections of every event, recovering them from the store, and builds
@@ -149,6 +194,8 @@ func (e *Engine) Close() error {
 		_ = e.system.Root.PoisonFuture(pid).Wait()
 	}
 	e.writers.Wait() // no write may reach the store after Close
+	e.stopBG()
+	e.returns.Wait()
 	if e.cfg.System == nil {
 		e.system.Shutdown()
 	}
@@ -292,7 +339,9 @@ func putTimer(t *time.Timer) {
 
 // published runs after a group commit: it feeds the ports and the buyer ledgers.
 func (e *Engine) published(id ticketview.SectionID, evs []ticketview.SectionEvent, deltas []ticketview.SeatDelta, labels [][]string) {
-	if l, ok := e.ledgers.Load(id.Event); ok {
+	if e.cfg.Clustered {
+		e.returnSeats(id, evs)
+	} else if l, ok := e.ledgers.Load(id.Event); ok {
 		led := l.(*eventLedger)
 		for i := range evs {
 			switch evs[i].Type {
@@ -320,6 +369,52 @@ func (e *Engine) published(id ticketview.SectionID, evs []ticketview.SectionEven
 
 // ---- per-buyer limits ----
 
+// returnSeats gives the seats that came back in evs (holds released or expired, sales
+// cancelled) to the event's buyer ledger grain. It does not wait: the calls are made from
+// another goroutine, off the section actor. Each return names its section and event, so
+// that it is applied once, and not at all by a ledger that counted the section after it.
+// A return that does not arrive (the ledger unreachable until the call's deadline, the
+// member stopping) leaves the buyer's count too high until the ledger grain is activated
+// again, when it counts what the sections hold.
+func (e *Engine) returnSeats(id ticketview.SectionID, evs []ticketview.SectionEvent) {
+	var rets []cluster.CallArgs
+	for i := range evs {
+		switch evs[i].Type {
+		case ticketview.EvHoldReleased, ticketview.EvHoldExpired, ticketview.EvSaleCancelled:
+			rets = append(rets, cluster.CallArgs{Owner: evs[i].Owner, Quantity: int(evs[i].Quantity),
+				Section: id.Section, Seq: evs[i].Seq, IdemKey: "ret_" + cluster.Identity(id) + "#" + strconv.FormatUint(evs[i].Seq, 10)})
+		}
+	}
+	if len(rets) == 0 {
+		return
+	}
+	e.mu.RLock()
+	closed := e.closed
+	if !closed {
+		e.returns.Add(1)
+	}
+	e.mu.RUnlock()
+	if closed {
+		e.log.Warn("engine closed: seats not given back to the buyer ledger", zap.Stringer("section", id), zap.Int("returns", len(rets)))
+		return
+	}
+	go func() {
+		defer e.returns.Done()
+		for _, r := range rets {
+			ctx, cancel := context.WithTimeout(e.bg, e.cfg.RequestTimeout)
+			var err error = ticketview.Errorf(ticketview.EUNAVAILABLE, "not part of a cluster yet")
+			if cl := e.clusterCaller(ctx); cl != nil {
+				_, err = cl.CallLedger(ctx, id.Event, cluster.OpReturn, r)
+			}
+			cancel()
+			if err != nil {
+				e.log.Warn("seats not given back to the buyer ledger: the buyer's count stays too high until the ledger grain is activated again",
+					zap.Stringer("section", id), zap.String("owner", r.Owner), zap.Int("seats", r.Quantity), zap.Error(err))
+			}
+		}
+	}()
+}
+
 type eventLedger struct {
 	mu    sync.Mutex
 	l     *ticketview.BuyerLedger
@@ -338,8 +433,12 @@ func (l *eventLedger) giveBack(owner string, n int) {
 	l.mu.Unlock()
 }
 
-// ledgerFor returns the event's ledger, building it from its sections' counts first.
+// ledgerFor returns the event's ledger, building it from its sections' counts first. A
+// clustered engine has none: the event's buyer ledger grain (LedgerProps) keeps the limit.
 func (e *Engine) ledgerFor(ctx context.Context, eventID string) (*eventLedger, error) {
+	if e.cfg.Clustered {
+		return nil, ticketview.Errorf(ticketview.EINTERNAL, "a clustered engine takes commands through the cluster only")
+	}
 	if l, ok := e.ledgers.Load(eventID); ok {
 		return l.(*eventLedger), nil
 	}
@@ -351,13 +450,6 @@ func (e *Engine) ledgerFor(ctx context.Context, eventID string) (*eventLedger, e
 	ev, err := e.cfg.Events.FindEvent(ctx, eventID)
 	if err != nil {
 		return nil, err
-	}
-	if e.cfg.Clustered {
-		// The event's sections live on several members: this ledger counts the holds
-		// placed through this member since it started (see the README's known limits).
-		l := &eventLedger{l: ticketview.NewBuyerLedger(nil), limit: ev.Limit()}
-		e.ledgers.Store(eventID, l)
-		return l, nil
 	}
 	v, err := e.cfg.Venues.FindVenue(ctx, ev.VenueID)
 	if err != nil {
@@ -404,15 +496,9 @@ func (e *Engine) Hold(ctx context.Context, cmd ticketview.HoldCommand) (ticketvi
 // idempotency key, replays the first answer to that key (the allowance may be used up by
 // that very hold).
 func (e *Engine) holdCommand(ctx context.Context, cmd ticketview.HoldCommand) (*command, error) {
-	if cmd.Owner == "" {
-		return nil, ticketview.Errorf(ticketview.EINVALID, "a hold needs an owner")
-	}
-	n := cmd.Quantity
-	if len(cmd.Seats) > 0 {
-		n = len(cmd.Seats)
-	}
-	if n <= 0 || n > ticketview.MaxSeatsPerRequest {
-		return nil, ticketview.Errorf(ticketview.EINVALID, "quantity must be between 1 and %d", ticketview.MaxSeatsPerRequest)
+	n, err := cmd.Size()
+	if err != nil {
+		return nil, err
 	}
 	led, err := e.ledgerFor(ctx, cmd.Section.Event)
 	if err != nil {
@@ -424,13 +510,19 @@ func (e *Engine) holdCommand(ctx context.Context, cmd ticketview.HoldCommand) (*
 		}
 		return replayHoldCmd(cmd.Owner, cmd.IdemKey, err), nil
 	}
-	return &command{led: led, n: n, req: ticketview.HoldRequest{Token: newID("hold_"), Owner: cmd.Owner,
+	return newHoldCmd(cmd, newID("hold_"), led, n), nil
+}
+
+// newHoldCmd places cmd's hold under token; on failure or an idempotent replay it gives n
+// seats back to led (if any).
+func newHoldCmd(cmd ticketview.HoldCommand, token string, led *eventLedger, n int) *command {
+	return &command{led: led, n: n, req: ticketview.HoldRequest{Token: token, Owner: cmd.Owner,
 		IdemKey: cmd.IdemKey, Seats: cmd.Seats, BestAvailable: cmd.BestAvailable, Quantity: cmd.Quantity,
-		Category: cmd.Category, Accessible: cmd.Accessible, AllowSplit: cmd.AllowSplit, TTL: cmd.TTL}}, nil
+		Category: cmd.Category, Accessible: cmd.Accessible, AllowSplit: cmd.AllowSplit, TTL: cmd.TTL}}
 }
 
 // replayHoldCmd answers with the first answer to the owner's hold under idemKey, or else
-// with limitErr.
+// with limitErr (nothing when it is nil).
 func replayHoldCmd(owner, idemKey string, limitErr error) *command {
 	return &command{run: func(s *ticketview.Section, _ time.Time) (any, error) {
 		if h, ok := s.ReplayHold(owner, idemKey); ok {

@@ -101,11 +101,7 @@ func (a *sectionActor) commandFor(op string, x tvcluster.CallArgs) (*command, er
 		if x.Hold == nil {
 			return nil, ticketview.Errorf(ticketview.EINVALID, "a hold call needs its hold")
 		}
-		cmd := *x.Hold
-		cmd.Section = a.id
-		c, cancel := context.WithTimeout(context.Background(), a.eng.cfg.StoreTimeout)
-		defer cancel()
-		return a.eng.holdCommand(c, cmd)
+		return holdCallCmd(*x.Hold, x)
 	case tvcluster.OpExtend:
 		return extendCmd(x.Token, x.Owner, x.IdemKey, x.By), nil
 	case tvcluster.OpRelease:
@@ -126,8 +122,34 @@ func (a *sectionActor) commandFor(op string, x tvcluster.CallArgs) (*command, er
 		return findBookingCmd(x.BookingID, x.Owner), nil
 	case tvcluster.OpTouch:
 		return touchCmd(), nil
+	case tvcluster.OpOwnerCounts:
+		return ownerCountsCmd(), nil
 	}
 	return nil, ticketview.Errorf(ticketview.EINVALID, "unknown section op %q", op)
+}
+
+// holdCallCmd is the command of a hold call. The buyer's seats are reserved by the caller
+// at the event's buyer ledger grain (cluster.Client.Hold), not here: the hold is placed as
+// it is, or, for a replay-only call (the allowance was used up), the first answer to its
+// idempotency key is given (nothing if there is none).
+func holdCallCmd(cmd ticketview.HoldCommand, x tvcluster.CallArgs) (*command, error) {
+	switch {
+	case x.ReplayOnly:
+		if cmd.Owner == "" || cmd.IdemKey == "" {
+			return nil, ticketview.Errorf(ticketview.EINVALID, "a replay needs the hold's owner and idempotency key")
+		}
+		return replayHoldCmd(cmd.Owner, cmd.IdemKey, nil), nil
+	case !x.Reserved:
+		return nil, ticketview.Errorf(ticketview.EINVALID, "a hold through the cluster reserves the buyer's seats at the event's ledger first (cluster.Client.Hold)")
+	}
+	if _, err := cmd.Size(); err != nil {
+		return nil, err
+	}
+	token := x.Token
+	if token == "" {
+		token = newID("hold_")
+	}
+	return newHoldCmd(cmd, token, nil, 0), nil
 }
 
 // resultOf is a command's answer as it crosses the wire.
@@ -143,6 +165,8 @@ func resultOf(c *command, v any) tvcluster.CallResult {
 		return tvcluster.CallResult{Booking: &x, Replayed: x.Replayed}
 	case ticketview.Availability:
 		return tvcluster.CallResult{Availability: &x}
+	case ownerCounts:
+		return tvcluster.CallResult{Counts: x.counts, Seq: x.seq}
 	}
 	return tvcluster.CallResult{}
 }

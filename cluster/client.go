@@ -15,7 +15,8 @@ import (
 )
 
 // Client is ticketview.BookingService over the cluster: each call goes to the section's
-// grain on the member that owns it. It is what the gateway serves the API with.
+// grain on the member that owns it; a hold first reserves the buyer's seats at the event's
+// buyer ledger grain (see Hold). It is what the gateway serves the API with.
 //
 // Every attempt is bounded (AttemptTimeout) and the whole call too (the caller's
 // deadline, else MaxWait). Between attempts it backs off exponentially with jitter, so a
@@ -52,6 +53,15 @@ var errNotDelivered = errors.New("not delivered")
 
 // Call sends one op to the section's grain and returns its result.
 func (cl *Client) Call(ctx context.Context, id ticketview.SectionID, op string, args CallArgs) (CallResult, error) {
+	return cl.call(ctx, SectionKind, Identity(id), "section "+id.String(), op, args)
+}
+
+// CallLedger sends one op (OpReserve, OpReturn) to the buyer ledger grain of an event.
+func (cl *Client) CallLedger(ctx context.Context, eventID, op string, args CallArgs) (CallResult, error) {
+	return cl.call(ctx, LedgerKind, LedgerIdentity(eventID), "the buyer ledger of event "+eventID, op, args)
+}
+
+func (cl *Client) call(ctx context.Context, kind, identity, what, op string, args CallArgs) (CallResult, error) {
 	start := time.Now()
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -62,20 +72,19 @@ func (cl *Client) Call(ctx context.Context, id ticketview.SectionID, op string, 
 	if err != nil {
 		return CallResult{}, ticketview.Errorf(ticketview.EINVALID, "encoding the call: %v", err)
 	}
-	identity := Identity(id)
 	backoff := cl.BackoffMin
 	attempts := 0
 	var res CallResult
 	for {
 		attempts++
 		var retry bool
-		res, retry, err = cl.attempt(identity, msg, deadline, idempotent)
+		res, retry, err = cl.attempt(kind, identity, msg, deadline, idempotent)
 		if !retry {
 			break
 		}
 		wait := jitter(backoff)
 		if time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
-			err = ticketview.Errorf(ticketview.EUNAVAILABLE, "section %s is not reachable now (%d attempts): %v", id, attempts, err)
+			err = ticketview.Errorf(ticketview.EUNAVAILABLE, "%s is not reachable now (%d attempts): %v", what, attempts, err)
 			break
 		}
 		select {
@@ -91,18 +100,18 @@ func (cl *Client) Call(ctx context.Context, id ticketview.SectionID, op string, 
 }
 
 // attempt makes one attempt; retry tells whether another may follow.
-func (cl *Client) attempt(identity string, msg *SectionCall, deadline time.Time, idempotent bool) (res CallResult, retry bool, err error) {
+func (cl *Client) attempt(kind, identity string, msg *SectionCall, deadline time.Time, idempotent bool) (res CallResult, retry bool, err error) {
 	timeout := min(cl.AttemptTimeout, time.Until(deadline))
 	if timeout <= 0 {
 		return res, false, ticketview.Errorf(ticketview.EUNAVAILABLE, "deadline passed")
 	}
-	pid := cl.c.Get(identity, SectionKind)
+	pid := cl.c.Get(identity, kind)
 	if pid == nil {
 		return res, true, errNotDelivered // no owner now (membership changing)
 	}
 	reply, err := cl.c.ActorSystem.Root.RequestFuture(pid, msg, timeout).Result()
 	if err != nil {
-		cl.c.PidCache.Remove(identity, SectionKind)
+		cl.c.PidCache.Remove(identity, kind)
 		switch {
 		case errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter):
 			return res, true, errNotDelivered // the grain was gone: nothing ran
@@ -118,7 +127,7 @@ func (cl *Client) attempt(identity string, msg *SectionCall, deadline time.Time,
 	res, err = r.Decode()
 	switch {
 	case errors.Is(err, ticketview.ErrFenced):
-		cl.c.PidCache.Remove(identity, SectionKind)
+		cl.c.PidCache.Remove(identity, kind)
 		return res, true, err // refused, nothing done: the new owner answers
 	case ticketview.ErrorCode(err) == ticketview.EUNAVAILABLE && idempotent:
 		return res, true, err // e.g. the store failed a commit: nothing acknowledged
@@ -143,17 +152,65 @@ func idemKey(key string) (string, bool) {
 	return "tvc_" + hex.EncodeToString(raw[:]), true
 }
 
+// newKey returns prefix + 128 random bits in hex (hold tokens are secrets).
+func newKey(prefix string) string {
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	return prefix + hex.EncodeToString(raw[:])
+}
+
 // ---- ticketview.BookingService ----
 
+// Hold places a hold under the event's per-buyer limit, which the event's buyer ledger
+// grain keeps for the whole cluster: the hold's seats are reserved there first, then the
+// section places the hold; if it does not (an error, or a replay of an earlier request's
+// hold), the reservation is returned. When the allowance is used up and the caller gave
+// an idempotency key, the section is asked for the first answer to that key instead (the
+// allowance may be used up by that very hold), else the limit error stands — as on one
+// node (actors.Engine.Hold).
 func (cl *Client) Hold(ctx context.Context, cmd ticketview.HoldCommand) (ticketview.Hold, error) {
+	n, err := cmd.Size()
+	if err != nil {
+		return ticketview.Hold{}, err
+	}
 	var generated bool
 	cmd.IdemKey, generated = idemKey(cmd.IdemKey)
-	res, err := cl.Call(ctx, cmd.Section, OpHold, CallArgs{Hold: &cmd})
-	h, err := holdOf(res, err)
-	if generated {
-		h.Replayed = false // a replay of the client's own retry is the first answer
+	rsv := CallArgs{Owner: cmd.Owner, Quantity: n, IdemKey: newKey("rsv_")}
+	res, err := cl.CallLedger(ctx, cmd.Section.Event, OpReserve, rsv)
+	if err != nil {
+		if ticketview.ErrorCode(err) != ticketview.ELIMIT || generated {
+			return ticketview.Hold{}, err // a key of ours was never used before: nothing to replay
+		}
+		replay, rErr := cl.Call(ctx, cmd.Section, OpHold, CallArgs{Hold: &cmd, ReplayOnly: true})
+		if rErr != nil {
+			return ticketview.Hold{}, rErr
+		}
+		if replay.Hold == nil {
+			return ticketview.Hold{}, err
+		}
+		return *replay.Hold, nil
+	}
+	rsv.Ledger = res.Ledger
+	token := newKey("hold_")
+	h, err := holdOf(cl.Call(ctx, cmd.Section, OpHold, CallArgs{Hold: &cmd, Token: token, Reserved: true}))
+	if err != nil || (h.Replayed && h.Token != token) {
+		// Not placed, or placed by an earlier request, which had its own reservation.
+		// A hold whose outcome is unknown counts as not placed, as on one node.
+		cl.giveBack(ctx, cmd.Section.Event, rsv)
+	}
+	if err == nil && (generated || h.Token == token) {
+		h.Replayed = false // placed by this call: a replay was of its own earlier attempt
 	}
 	return h, err
+}
+
+// giveBack returns a reservation to the ledger, even when the caller has given up.
+func (cl *Client) giveBack(ctx context.Context, eventID string, rsv CallArgs) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cl.MaxWait)
+	defer cancel()
+	// A return that does not arrive leaves the buyer's count too high until the ledger
+	// grain is activated again (it then counts what the sections hold).
+	_, _ = cl.CallLedger(ctx, eventID, OpReturn, rsv)
 }
 
 func (cl *Client) Extend(ctx context.Context, id ticketview.SectionID, token, owner, idem string, by time.Duration) (ticketview.Hold, error) {

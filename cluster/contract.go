@@ -8,8 +8,9 @@ import (
 	ticketview "github.com/ticketview/ticketview"
 )
 
-// The ops of a SectionCall: one per ticketview.BookingService method, plus OpTouch, which
-// only activates the section (placement warms up the sections a member owns).
+// The ops of a SectionCall to a section grain: one per ticketview.BookingService method,
+// plus OpTouch, which only activates the section (placement warms up the sections a member
+// owns), and OpOwnerCounts, which the buyer ledger rebuilds from.
 const (
 	OpHold         = "hold"
 	OpExtend       = "extend"
@@ -22,6 +23,23 @@ const (
 	OpFindHold     = "find_hold"
 	OpFindBooking  = "find_booking"
 	OpTouch        = "touch"
+	OpOwnerCounts  = "owner_counts" // CallResult.Counts and .Seq: seats held and owned per buyer
+)
+
+// The ops of a SectionCall to an event's buyer ledger grain (LedgerKind), which keeps the
+// event's per-buyer limit across the cluster.
+const (
+	// OpReserve takes Quantity seats of Owner's allowance, or fails with ELIMIT. With an
+	// IdemKey, a retry gets the first outcome. CallResult.Ledger names the ledger's
+	// activation, for the OpReturn of the reservation.
+	OpReserve = "reserve"
+	// OpReturn gives Quantity seats back to Owner's allowance; it never fails. A return
+	// of a reservation names its Ledger activation (another activation ignores it: the
+	// reservation was not counted there); a return of seats a section gave back (a hold
+	// released or expired, a sale cancelled) names the Section and its event's Seq (a
+	// ledger that counted that section after the event ignores it). With an IdemKey a
+	// retry is not applied twice.
+	OpReturn = "return"
 )
 
 // CallArgs are the arguments of every op; each op reads the fields it needs.
@@ -37,21 +55,37 @@ type CallArgs struct {
 	Seats      []string                `json:"seats,omitempty"`
 	Quantity   int                     `json:"quantity,omitempty"`
 	WithSeats  bool                    `json:"with_seats,omitempty"`
+
+	// OpHold: Reserved says the caller has reserved the hold's seats at the event's
+	// ledger grain (the section does not), ReplayOnly asks only for the first answer to
+	// the hold's idempotency key (an empty result when there is none), and Token, when
+	// set, is the token of the new hold (the caller can tell its own hold from another's
+	// in a replay).
+	Reserved   bool `json:"reserved,omitempty"`
+	ReplayOnly bool `json:"replay_only,omitempty"`
+	// OpReturn: see OpReturn.
+	Ledger  string `json:"ledger,omitempty"`
+	Section string `json:"section,omitempty"`
+	Seq     uint64 `json:"seq,omitempty"`
 }
 
-// CallResult is the result of an op: at most one of its values is set.
+// CallResult is the result of an op: at most one of its values is set (Counts and Seq
+// together).
 type CallResult struct {
 	Hold         *ticketview.Hold         `json:"hold,omitempty"`
 	Booking      *ticketview.Booking      `json:"booking,omitempty"`
 	Availability *ticketview.Availability `json:"availability,omitempty"`
 	Replayed     bool                     `json:"replayed,omitempty"` // Hold/Booking.Replayed
+	Counts       map[string]int           `json:"counts,omitempty"`   // OpOwnerCounts
+	Seq          uint64                   `json:"seq,omitempty"`      // OpOwnerCounts: the section's last event then
+	Ledger       string                   `json:"ledger,omitempty"`   // OpReserve: the ledger's activation
 }
 
 // Mutating tells whether op changes the section: the cluster client gives such a call an
 // idempotency key before it may retry it.
 func Mutating(op string) bool {
 	switch op {
-	case OpHold, OpExtend, OpRelease, OpConfirm, OpCancel, OpBlock, OpUnblock:
+	case OpHold, OpExtend, OpRelease, OpConfirm, OpCancel, OpBlock, OpUnblock, OpReserve, OpReturn:
 		return true
 	}
 	return false

@@ -25,16 +25,24 @@ type member struct {
 
 func startMember(t *testing.T, db *postgres.DB, seeds []string, lease time.Duration) *member {
 	t.Helper()
+	return startMemberOn(t, db, db, seeds, lease)
+}
+
+// startMemberOn starts a member whose sections journal to store.
+func startMemberOn(t *testing.T, store ticketview.SectionStore, db *postgres.DB, seeds []string, lease time.Duration) *member {
+	t.Helper()
 	sys := cluster.NewSystem()
-	eng, err := actors.NewEngine(actors.Config{Store: db, Events: db, Venues: db, Clustered: true, System: sys, Lease: lease})
+	eng, err := actors.NewEngine(actors.Config{Store: store, Events: db, Venues: db, Clustered: true, System: sys, Lease: lease})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, err := cluster.StartMember(cluster.Config{System: sys, Gossip: cluster.MemberlistConfig{Seeds: seeds},
-		Kinds: []*protocluster.Kind{protocluster.NewKind(cluster.SectionKind, eng.SectionProps())}, Logger: zap.NewNop()})
+		Kinds: []*protocluster.Kind{protocluster.NewKind(cluster.SectionKind, eng.SectionProps()),
+			protocluster.NewKind(cluster.LedgerKind, eng.LedgerProps())}, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng.SetCluster(n.Client)
 	m := &member{node: n, eng: eng}
 	t.Cleanup(func() { m.close(false) })
 	return m

@@ -17,6 +17,13 @@ import (
 // SectionKind is the grain kind of section actors.
 const SectionKind = "section"
 
+// LedgerKind is the grain kind of the events' buyer ledgers (per-buyer limits across the
+// cluster); a ledger grain's identity is its event's id (LedgerIdentity).
+const LedgerKind = "buyers"
+
+// LedgerIdentity is the identity of an event's buyer ledger grain.
+func LedgerIdentity(eventID string) string { return eventID }
+
 // Identity is a section's grain identity: "event/section".
 func Identity(id ticketview.SectionID) string { return id.String() }
 

@@ -11,6 +11,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,4 +57,53 @@ func TestInProcessClusterGracefulLeave(t *testing.T) {
 	if got := len(b.node.Lookup.Active(cluster.SectionKind)); got != len(ids) {
 		t.Fatalf("sections active on the remaining member = %d; want %d", got, len(ids))
 	}
+}
+
+// The per-buyer limit holds across members: holds placed through both members and in
+// sections on both count at the one ledger grain of the event. When the member that has
+// the ledger leaves, the other builds it again from the sections and still counts them.
+func TestInProcessLedgerAcrossMembers(t *testing.T) {
+	db := openDB(t)
+	a := startMember(t, db, nil, 0)
+	b := startMember(t, db, []string{a.node.Provider.GossipAddr()}, 0)
+	testutil.CheckFor(t, 10*time.Second, func() error {
+		if a.node.Cluster.MemberList.Length() != 2 || b.node.Cluster.MemberList.Length() != 2 {
+			return errors.New("not both members yet")
+		}
+		return nil
+	})
+	members := []*member{a, b}
+	var tokens []string
+	for i, id := range sections {
+		tokens = append(tokens, mustHold(t, members[i%2].node.Client, holdOf(id, "buyer", 2)).Token)
+	}
+	for _, m := range members {
+		overLimit(t, m.node.Client, "buyer")
+	}
+	t.Logf("sections on the first member: %v", a.node.Lookup.Active(cluster.SectionKind))
+
+	leave, stay := a, b
+	if a.node.Lookup.Owner(cluster.LedgerKind, demo.EventID) != a.node.Address() {
+		leave, stay = b, a
+	}
+	if got := leave.node.Lookup.Active(cluster.LedgerKind); len(got) != 1 {
+		t.Fatalf("ledger grains on the ledger's owner = %v; want the event's", got)
+	}
+	leave.close(true)
+	testutil.CheckFor(t, 10*time.Second, func() error {
+		if n := stay.node.Cluster.MemberList.Length(); n != 1 {
+			return fmt.Errorf("%d members", n)
+		}
+		return nil
+	})
+	cl := stay.node.Client
+	overLimit(t, cl, "buyer")
+	if got := stay.node.Lookup.Active(cluster.LedgerKind); len(got) != 1 || got[0] != demo.EventID {
+		t.Fatalf("ledger grains on the remaining member = %v; want [%s]", got, demo.EventID)
+	}
+	if err := cl.Release(context.Background(), standing, tokens[2], "buyer", ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, cl, holdOf(balcony, "buyer", 2))
+	overLimit(t, cl, "buyer")
 }

@@ -20,7 +20,8 @@ import (
 // have declared it dead and moved its sections; it must start again with a new member id.
 const ExitPaused = 75
 
-// joinCluster makes the node a member hosting the section grains of the engine.
+// joinCluster makes the node a member hosting the section grains and the buyer ledger
+// grains of the engine.
 func (m *Main) joinCluster(ctx context.Context, system *actor.ActorSystem, st stores) error {
 	rhost, rport, err := tvcluster.SplitHostPort(m.Remote, "-remote")
 	if err != nil {
@@ -34,13 +35,15 @@ func (m *Main) joinCluster(ctx context.Context, system *actor.ActorSystem, st st
 		Host: rhost, Port: rport, AdvertiseHost: m.Advertise, System: system,
 		Gossip: tvcluster.MemberlistConfig{BindAddr: ghost, BindPort: gport, AdvertiseAddr: m.Advertise,
 			Seeds: m.Seeds, HTTPAddr: m.advertisedHTTP()},
-		Kinds:  []*protocluster.Kind{protocluster.NewKind(tvcluster.SectionKind, m.engine.SectionProps())},
+		Kinds: []*protocluster.Kind{protocluster.NewKind(tvcluster.SectionKind, m.engine.SectionProps()),
+			protocluster.NewKind(tvcluster.LedgerKind, m.engine.LedgerProps())},
 		Logger: m.Logger.Named("cluster"),
 	})
 	if err != nil {
 		return err
 	}
 	m.node.Client.Observe = m.prom.ObserveCall
+	m.engine.SetCluster(m.node.Client) // the ledger grains reach the sections, and the sections the ledgers, through it
 	m.prom.RegisterMembership(membersOf(m.node))
 	bg, stop := context.WithCancel(context.Background())
 	m.stop = stop
