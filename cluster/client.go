@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -38,7 +39,14 @@ type Client struct {
 	// attempts and the final error (nil on success; a domain error is a success of the
 	// cluster).
 	Observe func(op string, took time.Duration, attempts int, err error)
+
+	stopped atomic.Pointer[error] // set by Stop: every call fails at once
 }
+
+// Stop makes every later call fail at once with EUNAVAILABLE and reason: a process that
+// may have been expelled from the cluster (a long pause) must not send commands that
+// would activate sections on its stale view of the membership.
+func (cl *Client) Stop(reason error) { cl.stopped.Store(&reason) }
 
 var _ ticketview.BookingService = (*Client)(nil)
 
@@ -62,6 +70,9 @@ func (cl *Client) CallLedger(ctx context.Context, eventID, op string, args CallA
 }
 
 func (cl *Client) call(ctx context.Context, kind, identity, what, op string, args CallArgs) (CallResult, error) {
+	if reason := cl.stopped.Load(); reason != nil {
+		return CallResult{}, ticketview.Errorf(ticketview.EUNAVAILABLE, "this process no longer serves the cluster: %v", *reason)
+	}
 	start := time.Now()
 	deadline, ok := ctx.Deadline()
 	if !ok {

@@ -62,6 +62,10 @@ func (m *Main) joinCluster(ctx context.Context, system *actor.ActorSystem, st st
 	})
 	go tvcluster.WatchPauses(bg, m.PauseLimit, func(gap time.Duration) {
 		m.ready.Store(false)
+		err := fmt.Errorf("paused for %v", gap.Round(time.Millisecond))
+		// Serve nothing more, activate nothing more: the others may own these sections now.
+		m.node.Client.Stop(err)
+		go m.node.Lookup.Drain(0)
 		select {
 		case m.fatal <- fmt.Errorf("the process was paused for %v (over %v): the cluster may have moved its sections; start it again to rejoin with a new member id", gap.Round(time.Millisecond), m.PauseLimit):
 		default:
