@@ -16,6 +16,7 @@
 //	GET    /metrics                                  Prometheus metrics (when configured)
 //	GET    /api/v1/admin/cluster                     cluster status (gateway)   (admin)
 //	GET    /api/v1/admin/node                        this node's status         (admin)
+//	GET    /debug/pprof/...                          Go's profiler              (admin)
 //	GET    /api/v1/events?status&q&from&to&offset&limit  EventList
 //	GET    /api/v1/events/:event                     EventDetails
 //	GET    S?seats=true                              ticketview.Availability
@@ -46,6 +47,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"go.uber.org/zap"
 
@@ -157,6 +159,8 @@ func (s *Server) routes() {
 	if s.cfg.Metrics != nil {
 		app.Get("/metrics", adaptor.HTTPHandler(s.cfg.Metrics))
 	}
+	// Go's profiler, for operators (admin token).
+	app.Use("/debug/pprof", s.admin, pprof.New())
 
 	v1 := app.Group("/api/v1")
 	v1.Get("/events", s.listEvents)

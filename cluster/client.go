@@ -116,9 +116,14 @@ func (cl *Client) attempt(kind, identity string, msg *SectionCall, deadline time
 	if timeout <= 0 {
 		return res, false, ticketview.Errorf(ticketview.EUNAVAILABLE, "deadline passed")
 	}
-	pid := cl.c.Get(identity, kind)
-	if pid == nil {
-		return res, true, errNotDelivered // no owner now (membership changing)
+	// The grain's PID is cached (protoactor's PidCache: entries of a member that leaves
+	// the topology are dropped with it); only a miss asks the owner's placement.
+	pid, ok := cl.c.PidCache.Get(identity, kind)
+	if !ok {
+		if pid = cl.c.Get(identity, kind); pid == nil {
+			return res, true, errNotDelivered // no owner now (membership changing)
+		}
+		cl.c.PidCache.Set(identity, kind, pid)
 	}
 	reply, err := cl.c.ActorSystem.Root.RequestFuture(pid, msg, timeout).Result()
 	if err != nil {

@@ -155,7 +155,10 @@ func (n *Node) teardown(graceful bool) error {
 		n.Lookup.Shutdown()
 	}
 	if n.Cluster.Remote != nil {
-		n.Cluster.Remote.Shutdown(graceful)
+		// Not protoactor's graceful remote shutdown: it waits up to 10 s for the other
+		// members' connections to this one to close, which they do not while they retry
+		// (seen on a node leaving after a pause). The grains were drained above.
+		n.Cluster.Remote.Shutdown(false)
 	}
 	n.System.Shutdown()
 	return errors.Join(errs...)

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,12 +50,21 @@ var (
 	sections  = flag.Int("sections", 12, "general-admission sections of the event")
 	kills     = flag.Int("kills", 10, "failovers to measure (0 skips)")
 	nodeBin   = flag.String("node-bin", "", "node binary (default: go build ./cmd/node)")
+	cpuProf   = flag.String("cpuprofile", "", "write this process's CPU profile (the client side) to the file")
 )
 
 func main() {
 	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/cluster:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

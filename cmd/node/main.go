@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,13 @@ const (
 
 // shutdownTimeout bounds the wait for requests in flight at Close.
 const shutdownTimeout = 10 * time.Second
+
+// closeTimeout bounds the whole of Close when the process stops on a signal;
+// pausedCloseTimeout when it leaves after a pause.
+const (
+	closeTimeout       = 30 * time.Second
+	pausedCloseTimeout = 3 * time.Second
+)
 
 // Main is the node program: its settings, and what Run started.
 type Main struct {
@@ -429,9 +437,28 @@ func main() {
 		code = ExitPaused
 	}
 	stop()
-	if err := m.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "ticketview node: closing:", err)
-		code = 1
+	// Close is bounded: a node that must leave (a pause) does not wait on a cluster that
+	// has already moved on, and a stuck shutdown never keeps the process alive.
+	limit := closeTimeout
+	if code == ExitPaused {
+		limit = pausedCloseTimeout
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ticketview node: closing:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	case <-time.After(limit):
+		fmt.Fprintf(os.Stderr, "ticketview node: closing took over %v; exiting; where it was stuck:\n", limit)
+		_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
