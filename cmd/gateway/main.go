@@ -32,6 +32,7 @@ import (
 
 	"github.com/ticketview/ticketview/api"
 	tvcluster "github.com/ticketview/ticketview/cluster"
+	"github.com/ticketview/ticketview/internal/cli"
 	"github.com/ticketview/ticketview/persistence/mongo"
 	"github.com/ticketview/ticketview/persistence/postgres"
 	"github.com/ticketview/ticketview/persistence/redis"
@@ -79,45 +80,26 @@ func NewMain() *Main {
 // ParseFlags reads the flags, each defaulting to its environment variable.
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.StringVar(&m.HTTP, "http", envOr("TICKETVIEW_HTTP", m.HTTP), "HTTP listen address (env TICKETVIEW_HTTP)")
-	admin := fs.String("admin-token", "", "bearer token of the admin API and of the nodes' status; empty disables it (env TICKETVIEW_ADMIN_TOKEN)")
-	pgURL := fs.String("postgres", "", "PostgreSQL URL of the catalog (env TICKETVIEW_POSTGRES_URL)")
-	redisURL := fs.String("redis", "", "Redis URL: availability read from the nodes' views (env TICKETVIEW_REDIS_URL)")
-	mongoURL := fs.String("mongo", "", "MongoDB URL: seat maps and event details (env TICKETVIEW_MONGO_URL)")
-	fs.StringVar(&m.RedisPrefix, "redis-prefix", envOr("TICKETVIEW_REDIS_PREFIX", m.RedisPrefix), "prefix of every Redis key (env TICKETVIEW_REDIS_PREFIX)")
-	fs.StringVar(&m.MongoDB, "mongo-db", envOr("TICKETVIEW_MONGO_DB", m.MongoDB), "MongoDB database name (env TICKETVIEW_MONGO_DB)")
-	fs.StringVar(&m.Gossip, "gossip", envOr("TICKETVIEW_GOSSIP", m.Gossip), "memberlist listen address host:port (env TICKETVIEW_GOSSIP)")
-	seeds := fs.String("seeds", envOr("TICKETVIEW_SEEDS", strings.Join(m.Seeds, ",")), "comma-separated gossip addresses of cluster members (env TICKETVIEW_SEEDS)")
-	fs.StringVar(&m.Remote, "remote", envOr("TICKETVIEW_REMOTE", m.Remote), "actor remote listen address host:port (env TICKETVIEW_REMOTE)")
-	fs.StringVar(&m.Advertise, "advertise", envOr("TICKETVIEW_ADVERTISE", m.Advertise), "host the members reach this gateway at (env TICKETVIEW_ADVERTISE)")
+	fs.StringVar(&m.HTTP, "http", cli.EnvOr("TICKETVIEW_HTTP", m.HTTP), "HTTP listen address (env TICKETVIEW_HTTP)")
+	secrets := cli.NewSecrets(fs) // -help prints none of their environment defaults
+	secrets.String(&m.AdminToken, "admin-token", "TICKETVIEW_ADMIN_TOKEN", "bearer token of the admin API and of the nodes' status; empty disables it (env TICKETVIEW_ADMIN_TOKEN)")
+	secrets.String(&m.PostgresURL, "postgres", "TICKETVIEW_POSTGRES_URL", "PostgreSQL URL of the catalog (env TICKETVIEW_POSTGRES_URL)")
+	secrets.String(&m.RedisURL, "redis", "TICKETVIEW_REDIS_URL", "Redis URL: availability read from the nodes' views (env TICKETVIEW_REDIS_URL)")
+	secrets.String(&m.MongoURL, "mongo", "TICKETVIEW_MONGO_URL", "MongoDB URL: seat maps and event details (env TICKETVIEW_MONGO_URL)")
+	fs.StringVar(&m.RedisPrefix, "redis-prefix", cli.EnvOr("TICKETVIEW_REDIS_PREFIX", m.RedisPrefix), "prefix of every Redis key (env TICKETVIEW_REDIS_PREFIX)")
+	fs.StringVar(&m.MongoDB, "mongo-db", cli.EnvOr("TICKETVIEW_MONGO_DB", m.MongoDB), "MongoDB database name (env TICKETVIEW_MONGO_DB)")
+	fs.StringVar(&m.Gossip, "gossip", cli.EnvOr("TICKETVIEW_GOSSIP", m.Gossip), "memberlist listen address host:port (env TICKETVIEW_GOSSIP)")
+	seeds := fs.String("seeds", cli.EnvOr("TICKETVIEW_SEEDS", strings.Join(m.Seeds, ",")), "comma-separated gossip addresses of cluster members (env TICKETVIEW_SEEDS)")
+	fs.StringVar(&m.Remote, "remote", cli.EnvOr("TICKETVIEW_REMOTE", m.Remote), "actor remote listen address host:port (env TICKETVIEW_REMOTE)")
+	fs.StringVar(&m.Advertise, "advertise", cli.EnvOr("TICKETVIEW_ADVERTISE", m.Advertise), "host the members reach this gateway at (env TICKETVIEW_ADVERTISE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	m.AdminToken = envOr("TICKETVIEW_ADMIN_TOKEN", m.AdminToken)
-	m.PostgresURL = envOr("TICKETVIEW_POSTGRES_URL", m.PostgresURL)
-	m.RedisURL = envOr("TICKETVIEW_REDIS_URL", m.RedisURL)
-	m.MongoURL = envOr("TICKETVIEW_MONGO_URL", m.MongoURL)
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "admin-token":
-			m.AdminToken = *admin
-		case "postgres":
-			m.PostgresURL = *pgURL
-		case "redis":
-			m.RedisURL = *redisURL
-		case "mongo":
-			m.MongoURL = *mongoURL
-		}
-	})
+	secrets.Resolve()
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	m.Seeds = nil
-	for _, s := range strings.Split(*seeds, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			m.Seeds = append(m.Seeds, s)
-		}
-	}
+	m.Seeds = cli.SplitList(*seeds)
 	return m.validate()
 }
 
@@ -129,13 +111,6 @@ func (m *Main) validate() error {
 		return errors.New("-postgres is required: the catalog the nodes share")
 	}
 	return nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // Run joins the cluster and serves the API; it returns once serving.

@@ -42,6 +42,7 @@ import (
 	tvcluster "github.com/ticketview/ticketview/cluster"
 	"github.com/ticketview/ticketview/demo"
 	"github.com/ticketview/ticketview/inmem"
+	"github.com/ticketview/ticketview/internal/cli"
 	"github.com/ticketview/ticketview/persistence/journalfile"
 	"github.com/ticketview/ticketview/persistence/mongo"
 	"github.com/ticketview/ticketview/persistence/postgres"
@@ -135,47 +136,33 @@ func (m *Main) ParseFlags(args []string) error {
 	if err != nil {
 		return err
 	}
-	fs.StringVar(&m.DataDir, "data", envOr("TICKETVIEW_DATA", m.DataDir), "data directory (env TICKETVIEW_DATA)")
-	fs.StringVar(&m.HTTP, "http", envOr("TICKETVIEW_HTTP", m.HTTP), "HTTP listen address (env TICKETVIEW_HTTP)")
-	fs.StringVar(&m.Journal, "journal", envOr("TICKETVIEW_JOURNAL", m.Journal),
+	fs.StringVar(&m.DataDir, "data", cli.EnvOr("TICKETVIEW_DATA", m.DataDir), "data directory (env TICKETVIEW_DATA)")
+	fs.StringVar(&m.HTTP, "http", cli.EnvOr("TICKETVIEW_HTTP", m.HTTP), "HTTP listen address (env TICKETVIEW_HTTP)")
+	fs.StringVar(&m.Journal, "journal", cli.EnvOr("TICKETVIEW_JOURNAL", m.Journal),
 		`section journals: "file" (append-only journal file, the fastest) or "sqlite" (in the database) (env TICKETVIEW_JOURNAL)`)
-	// The token's default is taken after parsing so that -help never prints it.
-	admin := fs.String("admin-token", "", "bearer token of the admin API; empty disables it (env TICKETVIEW_ADMIN_TOKEN)")
+	// The token and the server URLs (which may hold passwords) take their environment
+	// defaults after parsing, so that -help never prints them.
+	secrets := cli.NewSecrets(fs)
+	secrets.String(&m.AdminToken, "admin-token", "TICKETVIEW_ADMIN_TOKEN", "bearer token of the admin API; empty disables it (env TICKETVIEW_ADMIN_TOKEN)")
 	fs.BoolVar(&m.Seed, "seed", seed, "create the demo venue and event if missing (env TICKETVIEW_SEED)")
-	// Server URLs may hold passwords: like the token, their defaults are not printed.
-	pgURL := fs.String("postgres", "", "PostgreSQL URL: section journal and catalog there instead of embedded (env TICKETVIEW_POSTGRES_URL)")
-	redisURL := fs.String("redis", "", "Redis URL: availability and snapshot caches and the delta feed (env TICKETVIEW_REDIS_URL)")
-	mongoURL := fs.String("mongo", "", "MongoDB URL: seat maps, event details and the audit log there instead of embedded (env TICKETVIEW_MONGO_URL)")
-	fs.StringVar(&m.RedisPrefix, "redis-prefix", envOr("TICKETVIEW_REDIS_PREFIX", m.RedisPrefix), "prefix of every Redis key (env TICKETVIEW_REDIS_PREFIX)")
-	fs.StringVar(&m.MongoDB, "mongo-db", envOr("TICKETVIEW_MONGO_DB", m.MongoDB), "MongoDB database name (env TICKETVIEW_MONGO_DB)")
+	secrets.String(&m.PostgresURL, "postgres", "TICKETVIEW_POSTGRES_URL", "PostgreSQL URL: section journal and catalog there instead of embedded (env TICKETVIEW_POSTGRES_URL)")
+	secrets.String(&m.RedisURL, "redis", "TICKETVIEW_REDIS_URL", "Redis URL: availability and snapshot caches and the delta feed (env TICKETVIEW_REDIS_URL)")
+	secrets.String(&m.MongoURL, "mongo", "TICKETVIEW_MONGO_URL", "MongoDB URL: seat maps, event details and the audit log there instead of embedded (env TICKETVIEW_MONGO_URL)")
+	fs.StringVar(&m.RedisPrefix, "redis-prefix", cli.EnvOr("TICKETVIEW_REDIS_PREFIX", m.RedisPrefix), "prefix of every Redis key (env TICKETVIEW_REDIS_PREFIX)")
+	fs.StringVar(&m.MongoDB, "mongo-db", cli.EnvOr("TICKETVIEW_MONGO_DB", m.MongoDB), "MongoDB database name (env TICKETVIEW_MONGO_DB)")
 	fs.BoolVar(&m.Audit, "audit", audit, "record every seat-status change in the audit log (env TICKETVIEW_AUDIT)")
-	fs.StringVar(&m.Gossip, "gossip", envOr("TICKETVIEW_GOSSIP", m.Gossip), "cluster mode: memberlist listen address host:port (env TICKETVIEW_GOSSIP)")
-	seeds := fs.String("seeds", envOr("TICKETVIEW_SEEDS", strings.Join(m.Seeds, ",")), "cluster mode: comma-separated gossip addresses of members to join (env TICKETVIEW_SEEDS)")
-	fs.StringVar(&m.Remote, "remote", envOr("TICKETVIEW_REMOTE", m.Remote), "cluster mode: actor remote listen address host:port (env TICKETVIEW_REMOTE)")
-	fs.StringVar(&m.Advertise, "advertise", envOr("TICKETVIEW_ADVERTISE", m.Advertise), "cluster mode: host the other members reach this one at (env TICKETVIEW_ADVERTISE)")
+	fs.StringVar(&m.Gossip, "gossip", cli.EnvOr("TICKETVIEW_GOSSIP", m.Gossip), "cluster mode: memberlist listen address host:port (env TICKETVIEW_GOSSIP)")
+	seeds := fs.String("seeds", cli.EnvOr("TICKETVIEW_SEEDS", strings.Join(m.Seeds, ",")), "cluster mode: comma-separated gossip addresses of members to join (env TICKETVIEW_SEEDS)")
+	fs.StringVar(&m.Remote, "remote", cli.EnvOr("TICKETVIEW_REMOTE", m.Remote), "cluster mode: actor remote listen address host:port (env TICKETVIEW_REMOTE)")
+	fs.StringVar(&m.Advertise, "advertise", cli.EnvOr("TICKETVIEW_ADVERTISE", m.Advertise), "cluster mode: host the other members reach this one at (env TICKETVIEW_ADVERTISE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	m.Seeds = splitList(*seeds)
+	secrets.Resolve()
+	m.Seeds = cli.SplitList(*seeds)
 	if m.Gossip == "" && (len(m.Seeds) > 0 || m.Advertise != "") {
 		return errors.New("-seeds and -advertise need -gossip (cluster mode)")
 	}
-	m.AdminToken = envOr("TICKETVIEW_ADMIN_TOKEN", m.AdminToken)
-	m.PostgresURL = envOr("TICKETVIEW_POSTGRES_URL", m.PostgresURL)
-	m.RedisURL = envOr("TICKETVIEW_REDIS_URL", m.RedisURL)
-	m.MongoURL = envOr("TICKETVIEW_MONGO_URL", m.MongoURL)
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "admin-token":
-			m.AdminToken = *admin
-		case "postgres":
-			m.PostgresURL = *pgURL
-		case "redis":
-			m.RedisURL = *redisURL
-		case "mongo":
-			m.MongoURL = *mongoURL
-		}
-	})
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
@@ -188,16 +175,6 @@ func (m *Main) ParseFlags(args []string) error {
 	return nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func envBool(name string, def bool) (bool, error) {
 	v, ok := os.LookupEnv(name)
 	if !ok || v == "" {
@@ -208,13 +185,6 @@ func envBool(name string, def bool) (bool, error) {
 		return false, fmt.Errorf("%s=%q: want true or false", name, v)
 	}
 	return b, nil
-}
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
 }
 
 // Run opens the store, starts the engine (recovering every section), seeds the demo data
