@@ -8,27 +8,25 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // NodeStatus is what a member reports of itself (GET /api/v1/admin/node).
 type NodeStatus struct {
-	ID             string         `json:"id"`
-	Address        string         `json:"address"` // protoactor remote
-	Gossip         string         `json:"gossip"`
-	HTTPAddr       string         `json:"http_addr"`
-	StartedAt      time.Time      `json:"started_at"`
-	UptimeSeconds  float64        `json:"uptime_seconds"`
-	ActiveSections int            `json:"active_sections"`
-	Sections       []string       `json:"sections"`         // identities of the sections active here
-	RequestsPerSec float64        `json:"requests_per_sec"` // section commands, over the last 10 s
-	RequestsTotal  int64          `json:"requests_total"`
-	Memory         MemoryStatus   `json:"memory"`
-	Engine         any            `json:"engine,omitempty"` // the engine's counters
-	Goroutines     int            `json:"goroutines"`
-	Role           string         `json:"role"`
-	Extra          map[string]any `json:"extra,omitempty"`
+	ID             string       `json:"id"`
+	Address        string       `json:"address"` // protoactor remote
+	Gossip         string       `json:"gossip"`
+	HTTPAddr       string       `json:"http_addr"`
+	StartedAt      time.Time    `json:"started_at"`
+	UptimeSeconds  float64      `json:"uptime_seconds"`
+	ActiveSections int          `json:"active_sections"`
+	Sections       []string     `json:"sections"`         // identities of the sections active here
+	RequestsPerSec float64      `json:"requests_per_sec"` // section commands, over the last 10 s
+	RequestsTotal  int64        `json:"requests_total"`
+	Memory         MemoryStatus `json:"memory"`
+	Engine         any          `json:"engine,omitempty"` // the engine's counters
+	Goroutines     int          `json:"goroutines"`
+	Role           string       `json:"role"`
 }
 
 // MemoryStatus is the Go runtime's view of the process's memory.
@@ -187,46 +185,32 @@ func fetchReport(ctx context.Context, client *http.Client, addr, token string) (
 	return &rep, nil
 }
 
-// RateMeter counts events and tells their rate over the last 10 seconds.
+// RateMeter turns a counter into a rate over about the last 10 seconds. It keeps one
+// sample of the counter per second at most, taken when Rate is called.
 type RateMeter struct {
-	total   atomic.Int64
 	mu      sync.Mutex
-	samples [11]struct {
-		at time.Time
-		n  int64
-	}
-	next int
+	samples []rateSample // oldest first, at most 11
 }
 
-// Add counts n events.
-func (r *RateMeter) Add(n int64) { r.total.Add(n) }
+type rateSample struct {
+	at time.Time
+	n  int64
+}
 
-// Set sets the count (for a counter kept elsewhere).
-func (r *RateMeter) Set(n int64) { r.total.Store(n) }
-
-// Total is the count so far.
-func (r *RateMeter) Total() int64 { return r.total.Load() }
-
-// Rate samples the counter and returns events per second over about the last 10 s
-// (sampled at each call, at most once a second).
-func (r *RateMeter) Rate(now time.Time) float64 {
+// Rate records the counter's value total at now and returns its rate per second since the
+// oldest sample kept (0 until there are two samples a second apart).
+func (r *RateMeter) Rate(now time.Time, total int64) float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cur := r.total.Load()
-	last := r.samples[(r.next+len(r.samples)-1)%len(r.samples)]
-	if last.at.IsZero() || now.Sub(last.at) >= time.Second {
-		r.samples[r.next] = struct {
-			at time.Time
-			n  int64
-		}{now, cur}
-		r.next = (r.next + 1) % len(r.samples)
+	if k := len(r.samples); k == 0 || now.Sub(r.samples[k-1].at) >= time.Second {
+		r.samples = append(r.samples, rateSample{now, total})
+		if len(r.samples) > 11 {
+			r.samples = r.samples[1:]
+		}
 	}
-	oldest := r.samples[r.next]
-	if oldest.at.IsZero() {
-		oldest = r.samples[0]
-	}
-	if d := now.Sub(oldest.at).Seconds(); d > 0 && !oldest.at.IsZero() {
-		return float64(cur-oldest.n) / d
+	oldest := r.samples[0]
+	if d := now.Sub(oldest.at).Seconds(); d > 0 {
+		return float64(total-oldest.n) / d
 	}
 	return 0
 }

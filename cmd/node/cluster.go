@@ -118,9 +118,8 @@ func (m *Main) readyCheck(context.Context) error {
 func (m *Main) nodeStatus(context.Context) (any, error) {
 	now := time.Now()
 	st := m.engine.Stats()
-	m.rate.Set(st.Commands)
 	out := tvcluster.NodeStatus{Role: "single", HTTPAddr: m.HTTPAddr(), ActiveSections: st.Sections,
-		RequestsTotal: st.Commands, RequestsPerSec: m.rate.Rate(now), Memory: tvcluster.ReadMemory(),
+		RequestsTotal: st.Commands, RequestsPerSec: m.rate.Rate(now, st.Commands), Memory: tvcluster.ReadMemory(),
 		Engine: st, Goroutines: runtime.NumGoroutine(), Sections: []string{}}
 	if m.node != nil {
 		out.Role, out.ID, out.Address, out.Gossip = "member", m.node.ID(), m.node.Address(), m.node.Provider.GossipAddr()
