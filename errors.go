@@ -20,6 +20,7 @@ const (
 	EINTERNAL     = "internal"
 	EUNAUTHORIZED = "unauthorized"
 	ERATELIMITED  = "rate_limited"
+	ECAPTCHA      = "captcha_required" // suspicious traffic: solve the challenge and retry
 )
 
 // Error is the domain's error: a stable code and a message for people.

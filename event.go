@@ -20,6 +20,9 @@ const (
 // DefaultBuyerLimit is the number of seats one buyer may hold and buy per event.
 const DefaultBuyerLimit = 6
 
+// MaxBuyerLimit bounds an event's buyer limit (load tests set it high).
+const MaxBuyerLimit = 1_000_000
+
 // Event is something people buy tickets for.
 type Event struct {
 	ID          string          `json:"id"`
@@ -33,6 +36,19 @@ type Event struct {
 	BuyerLimit  int             `json:"buyer_limit"` // seats held + bought per buyer; 0 means DefaultBuyerLimit
 	Status      EventStatus     `json:"status"`
 	CreatedAt   time.Time       `json:"created_at"`
+
+	// OrganizerID is the user who owns the event ("" for events loaded by operators).
+	OrganizerID string `json:"organizer_id,omitempty"`
+	// Genre is what kind of event it is ("music", "sports", ...), for browsing.
+	Genre string `json:"genre,omitempty"`
+	// City is the venue's city, copied when the event is created, for browsing.
+	City string `json:"city,omitempty"`
+	// SalesStart and SalesEnd bound the on-sale window (zero: open on that side).
+	SalesStart time.Time `json:"sales_start,omitzero"`
+	SalesEnd   time.Time `json:"sales_end,omitzero"`
+	// PublishedAt is when the event first went on sale. From then on its terms (venue,
+	// currency, categories, prices, buyer limit) are fixed: the section actors hold them.
+	PublishedAt time.Time `json:"published_at,omitzero"`
 }
 
 // PriceCategory is a class of tickets (VIP, General) with its price. With Floor and Ceiling
@@ -58,8 +74,12 @@ func (e *Event) Validate() error {
 		return Errorf(EINVALID, "event needs a start time")
 	case len(e.Categories) == 0:
 		return Errorf(EINVALID, "event needs at least one price category")
-	case e.BuyerLimit < 0:
-		return Errorf(EINVALID, "buyer limit must not be negative")
+	case e.BuyerLimit < 0 || e.BuyerLimit > MaxBuyerLimit:
+		return Errorf(EINVALID, "buyer limit must be between 0 and %d", MaxBuyerLimit)
+	case !e.SalesStart.IsZero() && !e.SalesEnd.IsZero() && !e.SalesEnd.After(e.SalesStart):
+		return Errorf(EINVALID, "sales must end after they start")
+	case len(e.Genre) > 32 || len(e.City) > 128 || len(e.Name) > 200 || len(e.Description) > 10000 || len(e.Location) > 256:
+		return Errorf(EINVALID, "event text too long: name 200, description 10000, location 256, city 128, genre 32")
 	}
 	if len(e.Currency) != 3 {
 		return Errorf(EINVALID, "currency must be a 3-letter code")
@@ -123,6 +143,9 @@ func (e *Event) Publish(now time.Time) error {
 	switch e.StatusAt(now) {
 	case EventDraft:
 		e.Status = EventOnSale
+		if e.PublishedAt.IsZero() {
+			e.PublishedAt = now
+		}
 		return nil
 	case EventOnSale:
 		return nil
@@ -130,6 +153,23 @@ func (e *Event) Publish(now time.Time) error {
 		return Errorf(ECONFLICT, "event %q is %s and cannot go on sale", e.ID, e.StatusAt(now))
 	}
 }
+
+// Unpublish takes an event off sale (back to draft): holds and sales stop, what was sold
+// stays sold. Its terms stay fixed once published.
+func (e *Event) Unpublish(now time.Time) error {
+	switch e.StatusAt(now) {
+	case EventOnSale:
+		e.Status = EventDraft
+		return nil
+	case EventDraft:
+		return nil
+	default:
+		return Errorf(ECONFLICT, "event %q is %s and cannot be unpublished", e.ID, e.StatusAt(now))
+	}
+}
+
+// TermsFixed reports whether the event's terms may no longer change: it was published.
+func (e *Event) TermsFixed() bool { return !e.PublishedAt.IsZero() }
 
 // Cancel cancels the event.
 func (e *Event) Cancel(now time.Time) error {
@@ -145,17 +185,26 @@ func (e *Event) Sellable(now time.Time) error {
 	if s := e.StatusAt(now); s != EventOnSale {
 		return Errorf(ENOTONSALE, "event %q is %s", e.ID, s)
 	}
+	if !e.SalesStart.IsZero() && now.Before(e.SalesStart) {
+		return Errorf(ENOTONSALE, "sales of event %q open at %s", e.ID, e.SalesStart.UTC().Format(time.RFC3339))
+	}
+	if !e.SalesEnd.IsZero() && !now.Before(e.SalesEnd) {
+		return Errorf(ENOTONSALE, "sales of event %q closed at %s", e.ID, e.SalesEnd.UTC().Format(time.RFC3339))
+	}
 	return nil
 }
 
 // EventFilter selects events in a listing.
 type EventFilter struct {
-	Status EventStatus
-	Text   string
-	From   time.Time
-	To     time.Time
-	Offset int
-	Limit  int
+	Status    EventStatus
+	Text      string
+	Genre     string // exact
+	City      string // exact, case-insensitive
+	Organizer string // exact
+	From      time.Time
+	To        time.Time
+	Offset    int
+	Limit     int
 }
 
 // EventStore keeps events.

@@ -181,4 +181,6 @@ func validID(id string) bool {
 type VenueStore interface {
 	CreateVenue(ctx context.Context, v *Venue) error
 	FindVenue(ctx context.Context, id string) (*Venue, error)
+	// ListVenues returns a page of venues ordered by id, and the number of venues.
+	ListVenues(ctx context.Context, offset, limit int) ([]*Venue, int, error)
 }
