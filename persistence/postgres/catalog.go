@@ -32,16 +32,19 @@ const (
 	qVenueSections = `SELECT layout FROM sections WHERE venue_id = $1 ORDER BY ordinal`
 
 	eventCols = `e.id, e.venue_id, e.name, e.description, e.location, e.currency, e.buyer_limit, e.status,
-		e.starts_at_ns, e.created_at_ns,
+		e.starts_at_ns, e.created_at_ns, e.organizer_id, e.genre, e.city, e.sales_start_ns, e.sales_end_ns,
+		e.published_at_ns,
 		(SELECT jsonb_agg(jsonb_build_object('code', c.code, 'name', c.name, 'price', c.price, 'floor', c.floor,
 			'ceiling', c.ceiling) ORDER BY c.ordinal) FROM price_categories c WHERE c.event_id = e.id)`
 	qEvent    = `SELECT ` + eventCols + ` FROM events e WHERE e.id = $1`
 	qInsEvent = `INSERT INTO events (id, venue_id, name, description, location, currency, buyer_limit, status,
-			starts_at, starts_at_ns, created_at, created_at_ns, search)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+			starts_at, starts_at_ns, created_at, created_at_ns, search, organizer_id, genre, city, city_key,
+			sales_start, sales_start_ns, sales_end, sales_end_ns, published_at, published_at_ns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
 	qUpdEvent = `UPDATE events SET venue_id = $2, name = $3, description = $4, location = $5, currency = $6,
 			buyer_limit = $7, status = $8, starts_at = $9, starts_at_ns = $10, created_at = $11, created_at_ns = $12,
-			search = $13
+			search = $13, organizer_id = $14, genre = $15, city = $16, city_key = $17, sales_start = $18,
+			sales_start_ns = $19, sales_end = $20, sales_end_ns = $21, published_at = $22, published_at_ns = $23
 		WHERE id = $1`
 	qDelCategories = `DELETE FROM price_categories WHERE event_id = $1`
 	qInsCategories = `INSERT INTO price_categories (event_id, ordinal, code, name, price, floor, ceiling)
@@ -147,6 +150,9 @@ func (db *DB) CreateVenue(ctx context.Context, v *ticketview.Venue) error {
 
 // FindVenue returns the venue, or an ENOTFOUND error.
 func (db *DB) FindVenue(ctx context.Context, id string) (*ticketview.Venue, error) {
+	if !validText(id) { // no venue has such an id
+		return nil, ticketview.Errorf(ticketview.ENOTFOUND, "venue %q not found", id)
+	}
 	if err := db.open(); err != nil {
 		return nil, err
 	}
@@ -209,7 +215,9 @@ func encodeEvent(e *ticketview.Event) eventRow {
 	}
 	search := strings.ToLower(e.Name + "\n" + e.Description + "\n" + e.Location)
 	r.args = []any{e.ID, e.VenueID, e.Name, e.Description, e.Location, e.Currency, int32(e.BuyerLimit), string(e.Status),
-		e.StartsAt, starts, tsOrNil(e.CreatedAt), created, search}
+		e.StartsAt, starts, tsOrNil(e.CreatedAt), created, search, e.OrganizerID, e.Genre, e.City, strings.ToLower(e.City),
+		tsOrNil(e.SalesStart), nsOrNil(e.SalesStart), tsOrNil(e.SalesEnd), nsOrNil(e.SalesEnd),
+		tsOrNil(e.PublishedAt), nsOrNil(e.PublishedAt)}
 	for i, c := range e.Categories {
 		r.ord, r.code, r.name = append(r.ord, int32(i)), append(r.code, c.Code), append(r.name, c.Name)
 		r.price, r.floor, r.ceiling = append(r.price, c.Price), append(r.floor, c.Floor), append(r.ceiling, c.Ceiling)
@@ -252,12 +260,13 @@ func scanEvent(row pgx.Row) (*ticketview.Event, error) {
 	var status string
 	var limit int32
 	var starts int64
-	var created *int64
+	var created, salesStart, salesEnd, published *int64
 	var cats []byte
 	if err := row.Scan(&e.ID, &e.VenueID, &e.Name, &e.Description, &e.Location, &e.Currency, &limit, &status,
-		&starts, &created, &cats); err != nil {
+		&starts, &created, &e.OrganizerID, &e.Genre, &e.City, &salesStart, &salesEnd, &published, &cats); err != nil {
 		return nil, err
 	}
+	e.SalesStart, e.SalesEnd, e.PublishedAt = timeOf(salesStart), timeOf(salesEnd), timeOf(published)
 	e.Status, e.BuyerLimit = ticketview.EventStatus(status), int(limit)
 	e.StartsAt = time.Unix(0, starts).UTC()
 	if created != nil {
@@ -273,6 +282,9 @@ func scanEvent(row pgx.Row) (*ticketview.Event, error) {
 
 // FindEvent returns the event, or an ENOTFOUND error.
 func (db *DB) FindEvent(ctx context.Context, id string) (*ticketview.Event, error) {
+	if !validText(id) { // no event has such an id
+		return nil, ticketview.Errorf(ticketview.ENOTFOUND, "event %q not found", id)
+	}
 	if err := db.open(); err != nil {
 		return nil, err
 	}
@@ -293,8 +305,13 @@ func (db *DB) FindEvent(ctx context.Context, id string) (*ticketview.Event, erro
 // ListEvents returns one page of the events that pass the filter, ordered by start time
 // then id, and how many pass it in all (both read in one snapshot). Status matches the
 // stored status; Text is a case-insensitive substring of the name, description or
-// location; From is inclusive and To exclusive. Limit defaults to 20 and is at most 100.
+// location; Genre and Organizer match exactly, City exactly but whatever the case (text
+// that is not UTF-8 without NUL is EINVALID); From is inclusive and To exclusive. Limit
+// defaults to 20 and is at most 100.
 func (db *DB) ListEvents(ctx context.Context, f ticketview.EventFilter) ([]*ticketview.Event, int, error) {
+	if !validText(f.Text) || !validText(f.Genre) || !validText(f.City) || !validText(f.Organizer) || !validText(string(f.Status)) {
+		return nil, 0, ticketview.Errorf(ticketview.EINVALID, "event filter text must be UTF-8 without NUL")
+	}
 	if err := db.open(); err != nil {
 		return nil, 0, err
 	}
@@ -309,6 +326,15 @@ func (db *DB) ListEvents(ctx context.Context, f ticketview.EventFilter) ([]*tick
 	}
 	if t := strings.ToLower(strings.TrimSpace(f.Text)); t != "" {
 		where = append(where, "strpos(e.search, "+arg(t)+") > 0")
+	}
+	if f.Genre != "" {
+		where = append(where, "e.genre = "+arg(f.Genre))
+	}
+	if f.City != "" {
+		where = append(where, "e.city_key = "+arg(strings.ToLower(f.City)))
+	}
+	if f.Organizer != "" {
+		where = append(where, "e.organizer_id = "+arg(f.Organizer))
 	}
 	if !f.From.IsZero() {
 		where = append(where, "e.starts_at_ns >= "+arg(f.From.UnixNano()))
@@ -332,39 +358,48 @@ func (db *DB) ListEvents(ctx context.Context, f ticketview.EventFilter) ([]*tick
 	var out []*ticketview.Event
 	var total int
 	err := db.read(ctx, func(conn *pgx.Conn) error {
-		out, total = []*ticketview.Event{}, 0
-		b := &pgx.Batch{}
-		b.Queue("begin isolation level repeatable read read only")
-		b.Queue(`SELECT count(*) FROM events e`+cond, countArgs...)
-		b.Queue(page, args...)
-		b.Queue("commit")
-		br := conn.SendBatch(ctx, b)
-		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		if err := br.QueryRow().Scan(&total); err != nil {
-			return err
-		}
-		if err := scanRows(br, func(rows pgx.Rows) error {
+		out = []*ticketview.Event{}
+		var err error
+		total, err = readPage(ctx, conn, `SELECT count(*) FROM events e`+cond, countArgs, page, args, func(rows pgx.Rows) error {
 			e, err := scanEvent(rows)
 			if err != nil {
 				return err
 			}
 			out = append(out, e)
 			return nil
-		}); err != nil {
-			return err
-		}
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		return br.Close()
+		})
+		return err
 	})
 	if err != nil {
 		return nil, 0, storeErr("list events", err)
 	}
 	return out, total, nil
+}
+
+// readPage runs a count and a page query in one read-only snapshot, so that the total
+// and the page agree; scan is called for each row of the page.
+func readPage(ctx context.Context, conn *pgx.Conn, count string, countArgs []any, page string, pageArgs []any, scan func(pgx.Rows) error) (int, error) {
+	var total int
+	b := &pgx.Batch{}
+	b.Queue("begin isolation level repeatable read read only")
+	b.Queue(count, countArgs...)
+	b.Queue(page, pageArgs...)
+	b.Queue("commit")
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return 0, err
+	}
+	if err := br.QueryRow().Scan(&total); err != nil {
+		return 0, err
+	}
+	if err := scanRows(br, scan); err != nil {
+		return 0, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return 0, err
+	}
+	return total, br.Close()
 }
 
 // UpdateEvent loads the event and locks its row (SELECT ... FOR UPDATE), calls fn on it,
@@ -373,6 +408,9 @@ func (db *DB) ListEvents(ctx context.Context, f ticketview.EventFilter) ([]*tick
 // nothing is saved and its error is returned as it is. fn runs on the caller's goroutine
 // while the row is locked: it must be quick. The event's id cannot change.
 func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Event) error) (*ticketview.Event, error) {
+	if !validText(id) { // no event has such an id
+		return nil, ticketview.Errorf(ticketview.ENOTFOUND, "event %q not found", id)
+	}
 	if err := db.open(); err != nil {
 		return nil, err
 	}
@@ -414,4 +452,85 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Ev
 		return nil, storeErr(op, err)
 	}
 	return e, nil
+}
+
+const (
+	qCountVenues = `SELECT count(*) FROM venues`
+	qPageVenues  = `SELECT id, name, city, address FROM venues ORDER BY id LIMIT $1 OFFSET $2`
+	// The sections of that page, in venue then layout order.
+	qPageSections = `SELECT s.venue_id, s.layout
+		FROM (SELECT id FROM venues ORDER BY id LIMIT $1 OFFSET $2) v JOIN sections s ON s.venue_id = v.id
+		ORDER BY s.venue_id, s.ordinal`
+)
+
+// ListVenues returns a page of venues ordered by id, with their sections, and the number
+// of venues, all read in one snapshot and one round trip. limit defaults to 20 (when 0 or
+// less) and is at most 100; a negative offset is 0.
+func (db *DB) ListVenues(ctx context.Context, offset, limit int) ([]*ticketview.Venue, int, error) {
+	if err := db.open(); err != nil {
+		return nil, 0, err
+	}
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+	offset = max(offset, 0)
+	var out []*ticketview.Venue
+	var total int
+	err := db.read(ctx, func(conn *pgx.Conn) error {
+		out, total = []*ticketview.Venue{}, 0
+		b := &pgx.Batch{}
+		b.Queue("begin isolation level repeatable read read only")
+		b.Queue(qCountVenues)
+		b.Queue(qPageVenues, limit, offset)
+		b.Queue(qPageSections, limit, offset)
+		b.Queue("commit")
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if err := br.QueryRow().Scan(&total); err != nil {
+			return err
+		}
+		byID := map[string]*ticketview.Venue{}
+		if err := scanRows(br, func(rows pgx.Rows) error {
+			v := new(ticketview.Venue)
+			if err := rows.Scan(&v.ID, &v.Name, &v.City, &v.Address); err != nil {
+				return err
+			}
+			out = append(out, v)
+			byID[v.ID] = v
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scanRows(br, func(rows pgx.Rows) error {
+			var id string
+			var layout []byte
+			if err := rows.Scan(&id, &layout); err != nil {
+				return err
+			}
+			v := byID[id]
+			if v == nil {
+				return ticketview.Errorf(ticketview.EINTERNAL, "venue %q: sections without the venue in one snapshot", id)
+			}
+			var s ticketview.SectionLayout
+			if err := json.Unmarshal(layout, &s); err != nil {
+				return ticketview.Errorf(ticketview.EINTERNAL, "venue %q: corrupt section layout: %v", id, err)
+			}
+			v.Sections = append(v.Sections, s)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return nil, 0, storeErr("list venues", err)
+	}
+	return out, total, nil
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +43,14 @@ func appliedMigrations(t testing.TB, ctx context.Context, url string) []migratio
 func wantMigrations(t testing.TB, ctx context.Context, url string) {
 	t.Helper()
 	got := appliedMigrations(t, ctx, url)
-	if len(got) != 1 || got[0].Version != 1 || got[0].Name != "0001_init.sql" || postgres.SchemaVersion() != 1 {
-		t.Fatalf("schema_migrations %+v (build version %d), want exactly 0001_init.sql", got, postgres.SchemaVersion())
+	n := postgres.SchemaVersion()
+	if n < 2 || len(got) != n || got[0].Name != "0001_init.sql" || got[1].Name != "0002_accounts.sql" {
+		t.Fatalf("schema_migrations %+v (build version %d), want every migration once, in order", got, n)
+	}
+	for i, m := range got {
+		if m.Version != i+1 || !strings.HasPrefix(m.Name, fmt.Sprintf("%04d_", i+1)) {
+			t.Fatalf("schema_migrations %+v: entry %d out of order", got, i)
+		}
 	}
 }
 

@@ -60,12 +60,23 @@ func (db *DB) FindVenue(ctx context.Context, id string) (*ticketview.Venue, erro
 	return v, nil
 }
 
-// eventRow is what the events table keeps of an event besides its JSON.
+// eventRow is what the events table keeps of an event besides its JSON: the columns
+// ListEvents filters and orders on.
 type eventRow struct {
 	venueID, status, name, search string
+	genre, city, organizer        string // city lower-cased
 	startsAt                      int64
 	data                          []byte
 }
+
+// Event writes of the committer. They name every filtered column, so an event's row and
+// its JSON never disagree.
+const (
+	qInsEvent = `INSERT INTO events (id, venue_id, status, starts_at, name, search, genre, city, organizer, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	qUpdEvent = `UPDATE events SET venue_id = ?, status = ?, starts_at = ?, name = ?, search = ?, genre = ?, city = ?,
+		organizer = ?, data = ? WHERE id = ?`
+)
 
 func encodeEvent(e *ticketview.Event) (eventRow, error) {
 	data, err := json.Marshal(e)
@@ -73,12 +84,15 @@ func encodeEvent(e *ticketview.Event) (eventRow, error) {
 		return eventRow{}, ticketview.Errorf(ticketview.EINTERNAL, "encode event %q: %v", e.ID, err)
 	}
 	return eventRow{
-		venueID:  e.VenueID,
-		status:   string(e.Status),
-		name:     e.Name,
-		search:   strings.ToLower(e.Name + "\n" + e.Description + "\n" + e.Location),
-		startsAt: e.StartsAt.UnixNano(),
-		data:     data,
+		venueID:   e.VenueID,
+		status:    string(e.Status),
+		name:      e.Name,
+		search:    strings.ToLower(e.Name + "\n" + e.Description + "\n" + e.Location),
+		genre:     e.Genre,
+		city:      strings.ToLower(e.City),
+		organizer: e.OrganizerID,
+		startsAt:  e.StartsAt.UnixNano(),
+		data:      data,
 	}, nil
 }
 
@@ -97,9 +111,10 @@ func (db *DB) CreateEvent(ctx context.Context, e *ticketview.Event) error {
 	}
 	id := e.ID
 	return db.do(ctx, "", func(b *batch) error {
-		res, err := b.c.insEvent.ExecContext(bg, id, row.venueID, row.status, row.startsAt, row.name, row.search, row.data)
+		res, err := b.exec("create event "+id, qInsEvent, id, row.venueID, row.status, row.startsAt, row.name, row.search,
+			row.genre, row.city, row.organizer, row.data)
 		if err != nil {
-			return b.fail(fmt.Errorf("create event %s: %w", id, err))
+			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return b.fail(err)
@@ -132,9 +147,14 @@ func decodeEvent(id string, data []byte) (*ticketview.Event, error) {
 
 // ListEvents returns one page of the events that pass the filter, ordered by start time
 // then id, and how many pass it in all. Status matches the stored status; Text is a
-// case-insensitive substring of the name, description or location; From is inclusive
-// and To exclusive. Limit defaults to 20 and is at most 100.
+// case-insensitive substring of the name, description or location; Genre and Organizer
+// match exactly, City exactly but whatever the case (filter text that is not UTF-8
+// without NUL is EINVALID); From is inclusive and To exclusive. Limit defaults to 20 and
+// is at most 100.
 func (db *DB) ListEvents(ctx context.Context, f ticketview.EventFilter) ([]*ticketview.Event, int, error) {
+	if !validText(f.Text) || !validText(f.Genre) || !validText(f.City) || !validText(f.Organizer) {
+		return nil, 0, ticketview.Errorf(ticketview.EINVALID, "event filter text must be UTF-8 without NUL")
+	}
 	var where []string
 	var args []any
 	if f.Status != "" {
@@ -144,6 +164,18 @@ func (db *DB) ListEvents(ctx context.Context, f ticketview.EventFilter) ([]*tick
 	if t := strings.ToLower(strings.TrimSpace(f.Text)); t != "" {
 		where = append(where, "instr(search, ?) > 0")
 		args = append(args, t)
+	}
+	if f.Genre != "" {
+		where = append(where, "genre = ?")
+		args = append(args, f.Genre)
+	}
+	if f.City != "" {
+		where = append(where, "city = ?")
+		args = append(args, strings.ToLower(f.City))
+	}
+	if f.Organizer != "" {
+		where = append(where, "organizer = ?")
+		args = append(args, f.Organizer)
 	}
 	if !f.From.IsZero() {
 		where = append(where, "starts_at >= ?")
@@ -164,7 +196,7 @@ func (db *DB) ListEvents(ctx context.Context, f ticketview.EventFilter) ([]*tick
 	limit = min(limit, maxListLimit)
 	offset := max(f.Offset, 0)
 
-	// Prepared before the transaction: see readStmt. There are 16 shapes of filter.
+	// Prepared before the transaction: see readStmt. There are 128 shapes of filter.
 	countStmt, err := db.readStmt(ctx, `SELECT count(*) FROM events`+cond)
 	if err != nil {
 		return nil, 0, unavailable("list events", err)
@@ -238,8 +270,9 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Ev
 		if err != nil {
 			return err
 		}
-		if _, err := b.c.updEvent.ExecContext(bg, row.venueID, row.status, row.startsAt, row.name, row.search, row.data, id); err != nil {
-			return b.fail(fmt.Errorf("update event %s: %w", id, err))
+		if _, err := b.exec("update event "+id, qUpdEvent, row.venueID, row.status, row.startsAt, row.name, row.search,
+			row.genre, row.city, row.organizer, row.data, id); err != nil {
+			return err
 		}
 		out = e
 		return nil
@@ -255,12 +288,68 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Ev
 
 // callSafely calls fn, turning a panic into an error (recorded in *panicked) so that a
 // faulty fn cannot kill the committer.
-func callSafely(fn func(*ticketview.Event) error, e *ticketview.Event, panicked *any) (err error) {
+func callSafely[T any](fn func(T) error, v T, panicked *any) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			*panicked = p
 			err = ticketview.Errorf(ticketview.EINTERNAL, "update function panicked: %v", p)
 		}
 	}()
-	return fn(e)
+	return fn(v)
+}
+
+const (
+	qCountVenues = `SELECT count(*) FROM venues`
+	qPageVenues  = `SELECT id, data FROM venues ORDER BY id LIMIT ? OFFSET ?`
+)
+
+// ListVenues returns a page of venues ordered by id, and the number of venues, both read
+// in one snapshot. limit defaults to 20 (when 0 or less) and is at most 100; a negative
+// offset is 0.
+func (db *DB) ListVenues(ctx context.Context, offset, limit int) ([]*ticketview.Venue, int, error) {
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+	offset = max(offset, 0)
+	// Prepared before the transaction: see readStmt.
+	countStmt, err := db.readStmt(ctx, qCountVenues)
+	if err != nil {
+		return nil, 0, unavailable("list venues", err)
+	}
+	pageStmt, err := db.readStmt(ctx, qPageVenues)
+	if err != nil {
+		return nil, 0, unavailable("list venues", err)
+	}
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, unavailable("list venues", err)
+	}
+	defer tx.Rollback()
+	var total int
+	if err := tx.StmtContext(ctx, countStmt).QueryRowContext(ctx).Scan(&total); err != nil {
+		return nil, 0, unavailable("list venues", err)
+	}
+	rows, err := tx.StmtContext(ctx, pageStmt).QueryContext(ctx, limit, offset)
+	if err != nil {
+		return nil, 0, unavailable("list venues", err)
+	}
+	defer rows.Close()
+	out := []*ticketview.Venue{}
+	for rows.Next() {
+		var id string
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, 0, unavailable("list venues", err)
+		}
+		v := new(ticketview.Venue)
+		if err := json.Unmarshal(data, v); err != nil {
+			return nil, 0, ticketview.Errorf(ticketview.EINTERNAL, "venue %q: corrupt record: %v", id, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, unavailable("list venues", err)
+	}
+	return out, total, nil
 }

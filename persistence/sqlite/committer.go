@@ -17,6 +17,7 @@ import (
 type request struct {
 	groupcommit.Request
 	section string               // the section the op works on, if any: read ahead for the batch
+	proj    *projection          // an append's changes of the booking index, if any: their lookups are read ahead
 	op      func(b *batch) error // returns the request's own outcome; storage failures via b.fail
 }
 
@@ -30,10 +31,14 @@ const (
 // submit queues op for the committer. Requests are applied in the order they entered the
 // queue: a goroutine's submits (or submits ordered by a lock) keep their order.
 func (db *DB) submit(ctx context.Context, section string, op func(b *batch) error) (*request, error) {
+	return db.submitRequest(ctx, &request{section: section, op: op})
+}
+
+// submitRequest queues a request made by the caller (see submit).
+func (db *DB) submitRequest(ctx context.Context, r *request) (*request, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r := &request{section: section, op: op}
 	if err := db.queue.Submit(ctx, r); err != nil {
 		return nil, err
 	}
@@ -181,6 +186,9 @@ func (c *committer) applyTx(b *batch, live []*request) error {
 	if err := b.flushJournal(); err != nil {
 		return err
 	}
+	if err := b.flushProjection(); err != nil {
+		return err
+	}
 	if err := b.flushSections(); err != nil {
 		return err
 	}
@@ -212,6 +220,7 @@ type batch struct {
 	rows  []journalRow
 	keys  []string
 	args  []any
+	proj  projBatch // the booking index's lookups and changes (bookings.go)
 	fatal error
 }
 
@@ -235,6 +244,7 @@ func (b *batch) reset() {
 	b.rows = b.rows[:0]
 	b.dirty = b.dirty[:0]
 	clear(b.args[:cap(b.args)])
+	b.proj.reset()
 	b.fatal = nil
 }
 
@@ -246,7 +256,8 @@ func (b *batch) fail(err error) error {
 	return err
 }
 
-// prefetch reads the rows of all sections the requests name, a chunk of ids at a time.
+// prefetch reads the rows of all sections the requests name, a chunk of ids at a time,
+// and the booking-index rows their appends look up.
 func (b *batch) prefetch(reqs []*request) error {
 	keys := b.keys[:0]
 	for _, r := range reqs {
@@ -293,7 +304,7 @@ func (b *batch) prefetch(reqs []*request) error {
 		}
 		keys = keys[n:]
 	}
-	return nil
+	return b.prefetchProjection(reqs)
 }
 
 // section returns the section's row as this transaction sees it.
@@ -391,6 +402,14 @@ const (
 	selSections multiKind = iota // SELECT id, epoch, last_seq FROM sections WHERE id IN (...)
 	insJournal                   // INSERT INTO journal ... VALUES (...), (...)
 	putSections                  // INSERT INTO sections ... VALUES (...), (...) ON CONFLICT ...
+
+	// The booking index's (projectionQuery).
+	selHolds       // SELECT ... FROM holds WHERE (section_id, token) IN (VALUES ...)
+	selBookings    // SELECT ... FROM bookings WHERE (event, section, id) IN (VALUES ...)
+	delHolds       // DELETE FROM holds WHERE (section_id, token) IN (VALUES ...)
+	putHolds       // INSERT INTO holds ... VALUES (...), (...) ON CONFLICT ...
+	insBookings    // INSERT INTO bookings ... VALUES (...), (...)
+	cancelBookings // UPDATE bookings ... FROM (VALUES ...)
 )
 
 type multiKey struct {
@@ -414,6 +433,8 @@ func (c *committer) multiStmt(kind multiKind, rows int) (*sql.Stmt, error) {
 	case putSections:
 		q = `INSERT INTO sections (id, epoch, last_seq) VALUES ` + repeat("(?, ?, ?)", rows) + `
 			ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`
+	default:
+		q = projectionQuery(kind, rows)
 	}
 	s, err := c.conn.PrepareContext(bg, q)
 	if err != nil {

@@ -116,8 +116,11 @@ func (db *DB) load(ctx context.Context, key string) (snap *ticketview.SectionSna
 
 // Append durably adds events (consecutive Seq, following the journal's last) to the
 // section's journal. It fails with ErrFenced, writing nothing, when epoch is not the
-// section's current one; with EINTERNAL when the Seqs do not follow on; with EUNAVAILABLE
-// when the group commit it joined failed (then nothing of it was written).
+// section's current one; with EINTERNAL when the Seqs do not follow on or a confirmation
+// has no booking id; with ECONFLICT, writing nothing, when a confirmation reuses a booking
+// id of its section; with EUNAVAILABLE when the group commit it joined failed (then
+// nothing of it was written). The booking index (bookings.go) is written in the same
+// transaction.
 func (db *DB) Append(ctx context.Context, id ticketview.SectionID, epoch uint64, events []ticketview.SectionEvent) error {
 	return db.AppendAsync(ctx, id, epoch, events)()
 }
@@ -144,7 +147,11 @@ func (db *DB) AppendAsync(ctx context.Context, id ticketview.SectionID, epoch ui
 	if len(events) > 0 {
 		data = ticketview.MarshalEvents(make([]byte, 0, 64*len(events)), events)
 	}
-	r, err := db.submit(ctx, key, func(b *batch) error {
+	proj, err := newProjection(id, events) // the booking index's changes (bookings.go)
+	if err != nil {
+		return func() error { return err }
+	}
+	r, err := db.submitRequest(ctx, &request{section: key, proj: proj, op: func(b *batch) error {
 		s, err := b.section(key)
 		if err != nil {
 			return err
@@ -158,10 +165,13 @@ func (db *DB) AppendAsync(ctx context.Context, id ticketview.SectionID, epoch ui
 		if first != s.lastSeq+1 {
 			return ticketview.Errorf(ticketview.EINTERNAL, "section %s: append at seq %d, the journal ends at %d", key, first, s.lastSeq)
 		}
+		if err := b.project(proj); err != nil { // checks, then records: last of the checks
+			return err
+		}
 		s.lastSeq = last
 		b.touch(s)
 		return b.addJournal(journalRow{section: key, first: first, last: last, data: data})
-	})
+	}})
 	if err != nil {
 		return func() error { return err }
 	}

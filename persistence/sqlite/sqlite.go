@@ -180,14 +180,20 @@ func (db *DB) Close() error {
 func (db *DB) Path() string { return db.path }
 
 // migrate applies the embedded schema files (schema/NNNN_name.sql) not yet recorded in
-// schema_migrations, each in its own transaction. It refuses a database with a newer
-// schema than this build knows.
-func migrate(ctx context.Context, conn *sql.Conn) error {
+// schema_migrations, in version order, each in its own transaction. A file is applied
+// when its own version is missing, not when it is above the highest recorded one, so a
+// database that got a later file first (from a build that lacked an earlier one) still
+// gets the earlier file. It refuses a database with a version this build does not know
+// (a newer schema), and a build with two files of the same version.
+func migrate(ctx context.Context, conn *sql.Conn) error { return migrateFrom(ctx, conn, schemaFS) }
+
+// migrateFrom is migrate with the schema files (schema/*.sql) of fsys.
+func migrateFrom(ctx context.Context, conn *sql.Conn, fsys fs.FS) error {
 	type migration struct {
 		version int
 		name    string
 	}
-	names, err := fs.Glob(schemaFS, "schema/*.sql")
+	names, err := fs.Glob(fsys, "schema/*.sql")
 	if err != nil {
 		return err
 	}
@@ -201,6 +207,13 @@ func migrate(ctx context.Context, conn *sql.Conn) error {
 		ms = append(ms, migration{v, n})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	known := make(map[int]bool, len(ms))
+	for i, m := range ms {
+		if i > 0 && m.version == ms[i-1].version {
+			return fmt.Errorf("schema files %s and %s have the same version", filepath.Base(ms[i-1].name), filepath.Base(m.name))
+		}
+		known[m.version] = true
+	}
 
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
@@ -208,18 +221,28 @@ func migrate(ctx context.Context, conn *sql.Conn) error {
 		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`); err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
-	var cur int
-	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+	applied, err := appliedVersions(ctx, conn)
+	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
-	if len(ms) > 0 && cur > ms[len(ms)-1].version {
-		return fmt.Errorf("schema version %d is newer than this build's %d", cur, ms[len(ms)-1].version)
+	unknown := 0
+	for v := range applied {
+		if !known[v] {
+			unknown = max(unknown, v)
+		}
+	}
+	if unknown > 0 {
+		latest := 0
+		if len(ms) > 0 {
+			latest = ms[len(ms)-1].version
+		}
+		return fmt.Errorf("schema version %d is newer than this build's %d (or unknown to it)", unknown, latest)
 	}
 	for _, m := range ms {
-		if m.version <= cur {
+		if applied[m.version] {
 			continue
 		}
-		body, err := schemaFS.ReadFile(m.name)
+		body, err := fs.ReadFile(fsys, m.name)
 		if err != nil {
 			return err
 		}
@@ -228,6 +251,30 @@ func migrate(ctx context.Context, conn *sql.Conn) error {
 		}
 	}
 	return nil
+}
+
+// appliedVersions reads the versions recorded in schema_migrations.
+func appliedVersions(ctx context.Context, conn *sql.Conn) (map[int]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+// migrationData fills, by Go code, the tables a schema file creates, after its SQL and
+// in its transaction; by file name.
+var migrationData = map[string]func(ctx context.Context, conn *sql.Conn) error{
+	"0004_bookings.sql": backfillBookings,
 }
 
 func applyMigration(ctx context.Context, conn *sql.Conn, version int, name, body string) (err error) {
@@ -250,6 +297,11 @@ func applyMigration(ctx context.Context, conn *sql.Conn, version int, name, body
 	}
 	if _, err := conn.ExecContext(ctx, body); err != nil {
 		return err
+	}
+	if fill := migrationData[name]; fill != nil { // data the new tables need, in the same transaction
+		if err := fill(ctx, conn); err != nil {
+			return err
+		}
 	}
 	if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, version, name); err != nil {
 		return err
