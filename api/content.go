@@ -115,7 +115,7 @@ func (s *Server) getEventDetails(c *fiber.Ctx) error {
 	}
 	ctx, cancel := reqCtx(c)
 	defer cancel()
-	e, err := s.findEvent(ctx, c.Params("event"))
+	e, err := s.publicEvent(ctx, c, c.Params("event"))
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (s *Server) putEventDetails(c *fiber.Ctx) error {
 	}
 	ctx, cancel := reqCtx(c)
 	defer cancel()
-	e, err := s.findEvent(ctx, c.Params("event"))
+	e, err := s.managedEvent(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func (s *Server) getAudit(c *fiber.Ctx) error {
 	}
 	ctx, cancel := reqCtx(c)
 	defer cancel()
-	e, err := s.findEvent(ctx, c.Params("event"))
+	e, err := s.managedEvent(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func TestSeatMapRoutes(t *testing.T) {
 			"shape":    map[string]any{"label": "Floor VIP", "polygon": []map[string]float64{{"x": 10, "y": 20}, {"x": 190, "y": 20}, {"x": 190, "y": 60}}},
 			"label_at": map[string]float64{"x": 100, "y": 40},
 			"seats":    []map[string]any{{"label": "A-1", "row": "A", "at": map[string]float64{"x": 11, "y": 21}}}}}}
-	admin := "/api/v1/admin/venues/" + demo.VenueID + "/map"
+	admin := "/api/v1/venues/" + demo.VenueID + "/map"
 	e.fails(req{Method: "PUT", Path: admin, Body: m}, http.StatusUnauthorized, ticketview.EUNAUTHORIZED)
 	var got ticketview.SeatMap
 	e.ok(req{Method: "PUT", Path: admin, Admin: bearer, Body: m}, http.StatusOK, &got)
@@ -60,7 +60,7 @@ func TestEventDetailsRoutes(t *testing.T) {
 	e := newEnv(t)
 	path := "/api/v1/events/" + demo.EventID + "/details"
 	e.fails(req{Path: path}, http.StatusNotFound, ticketview.ENOTFOUND)
-	admin := "/api/v1/admin/events/" + demo.EventID + "/details"
+	admin := "/api/v1/organizer/events/" + demo.EventID + "/details"
 	body := map[string]any{"long_description": "Three nights of jazz by the harbour.",
 		"images":     []map[string]any{{"url": "https://img.example/1.jpg", "alt": "the stage", "width": 800, "height": 600}},
 		"tags":       []string{"jazz", "outdoor"},
@@ -73,7 +73,7 @@ func TestEventDetailsRoutes(t *testing.T) {
 	}
 	e.fails(req{Method: "PUT", Path: admin, Admin: bearer, Body: map[string]any{"performers": []map[string]string{{"role": "x"}}}},
 		http.StatusBadRequest, ticketview.EINVALID)
-	e.fails(req{Method: "PUT", Path: "/api/v1/admin/events/nope/details", Admin: bearer, Body: body}, http.StatusNotFound, ticketview.ENOTFOUND)
+	e.fails(req{Method: "PUT", Path: "/api/v1/organizer/events/nope/details", Admin: bearer, Body: body}, http.StatusNotFound, ticketview.ENOTFOUND)
 }
 
 // Every seat-status change reaches the audit log, and the admin can filter it.
@@ -87,7 +87,7 @@ func TestAuditTrail(t *testing.T) {
 	e.ok(req{Method: "POST", Path: sec + "/holds", Buyer: "bob", Body: map[string]any{"seats": []string{"B-1"}}}, http.StatusCreated, &h2)
 	e.ok(req{Method: "DELETE", Path: sec + "/holds/" + h2.Token, Buyer: "bob"}, http.StatusNoContent, nil)
 
-	audit := "/api/v1/admin/events/" + demo.EventID + "/audit"
+	audit := "/api/v1/organizer/events/" + demo.EventID + "/audit"
 	var trail api.AuditTrail
 	testutil.CheckFor(t, 5*time.Second, func() error {
 		trail = api.AuditTrail{}

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/api/abuse"
 )
 
 // ErrorBody is the one shape of every error response.
@@ -22,13 +23,16 @@ type ErrorBody struct {
 type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Challenge is set with code captcha_required: solve it and retry the request with
+	// the solution in the X-Captcha-Solution header.
+	Challenge *abuse.Challenge `json:"challenge,omitempty"`
 }
 
 // statusOf maps a domain error code to the HTTP status:
 //
 //	invalid_input                                               400 (malformed or semantically invalid alike)
 //	unauthorized                                                401
-//	forbidden                                                   403
+//	forbidden, captcha_required (with a challenge)              403
 //	not_found                                                   404
 //	seat_unavailable, insufficient_availability, conflict,
 //	hold_expired, not_on_sale                                   409 (the state of the section or event forbids it)
@@ -45,7 +49,7 @@ func statusOf(code string) int {
 		return http.StatusBadRequest
 	case ticketview.EUNAUTHORIZED:
 		return http.StatusUnauthorized
-	case ticketview.EFORBIDDEN:
+	case ticketview.EFORBIDDEN, ticketview.ECAPTCHA:
 		return http.StatusForbidden
 	case ticketview.ENOTFOUND:
 		return http.StatusNotFound
@@ -117,6 +121,11 @@ func classify(err error) (int, ErrorDetail) {
 // handleError is fiber's ErrorHandler: it writes every error in the one JSON shape.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	st, body := classify(err)
+	var ce *abuse.ChallengeError
+	if errors.As(err, &ce) {
+		ch := ce.Challenge
+		body.Challenge = &ch
+	}
 	if requestIDOf(c) == "" { // errors raised before the middleware ran (e.g. body too large)
 		id := uuid.NewString()
 		c.Locals(ctxRequestID, id)
@@ -126,7 +135,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		s.log.Error("request failed", zap.Error(err), zap.Int("status", st),
 			zap.String("request_id", requestIDOf(c)), zap.String("method", c.Method()), zap.String("path", c.Path()))
 	}
-	if st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests {
+	var re *retryError
+	if errors.As(err, &re) {
+		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds(re.after))
+	} else if st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests {
 		c.Set(fiber.HeaderRetryAfter, "1")
 	}
 	return c.Status(st).JSON(ErrorBody{Error: body})

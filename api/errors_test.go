@@ -23,6 +23,9 @@ func (brokenStore) ListEvents(context.Context, ticketview.EventFilter) ([]*ticke
 func (brokenStore) UpdateEvent(context.Context, string, func(*ticketview.Event) error) (*ticketview.Event, error) {
 	return nil, nil
 }
+func (brokenStore) ListVenues(context.Context, int, int) ([]*ticketview.Venue, int, error) {
+	return nil, 0, nil
+}
 func (brokenStore) CreateVenue(context.Context, *ticketview.Venue) error { return nil }
 func (brokenStore) FindVenue(context.Context, string) (*ticketview.Venue, error) {
 	return nil, ticketview.Errorf(ticketview.ENOTFOUND, "no venue")

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/api/abuse"
 )
 
 // reqCtx is the context of the engine and store calls of one request.
@@ -54,6 +55,29 @@ func (s *Server) findEvent(ctx context.Context, id string) (*ticketview.Event, e
 	return e, nil
 }
 
+// visible hides drafts from everyone but their organizer and admins.
+func (s *Server) visible(c *fiber.Ctx, e *ticketview.Event) error {
+	if e.Status != ticketview.EventDraft {
+		return nil
+	}
+	if p := principalOf(c); p != nil && ownEvent(p, e) == nil {
+		return nil
+	}
+	return ticketview.Errorf(ticketview.ENOTFOUND, "no event %q", e.ID)
+}
+
+// publicEvent finds an event the caller may see.
+func (s *Server) publicEvent(ctx context.Context, c *fiber.Ctx, id string) (*ticketview.Event, error) {
+	e, err := s.findEvent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.visible(c, e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 // resolve checks that the event exists and that the section belongs to its venue, before
 // anything is asked of the engine.
 func (s *Server) resolve(ctx context.Context, c *fiber.Ctx) (target, error) {
@@ -90,22 +114,25 @@ type EventList struct {
 	Limit  int                `json:"limit"`
 }
 
-var eventStatuses = map[ticketview.EventStatus]bool{
-	ticketview.EventDraft: true, ticketview.EventOnSale: true, ticketview.EventSoldOut: true,
-	ticketview.EventCancelled: true, ticketview.EventPast: true,
-}
-
+// listEvents is the public catalog: events on sale (the default), past or cancelled.
+// Drafts are their organizer's (GET /api/v1/organizer/events).
 func (s *Server) listEvents(c *fiber.Ctx) error {
-	var f ticketview.EventFilter
-	if st := c.Query("status"); st != "" {
-		f.Status = ticketview.EventStatus(st)
-		if !eventStatuses[f.Status] {
-			return invalid("status must be one of draft, on_sale, sold_out, cancelled, past")
-		}
+	f := ticketview.EventFilter{Status: ticketview.EventOnSale}
+	past := false
+	switch st := ticketview.EventStatus(c.Query("status")); st {
+	case "", ticketview.EventOnSale:
+	case ticketview.EventPast:
+		past = true // stored as on sale, started before now
+	case ticketview.EventCancelled:
+		f.Status = st
+	default:
+		return invalid("status must be on_sale, past or cancelled")
 	}
 	f.Text = strings.TrimSpace(c.Query("q"))
-	if len(f.Text) > 200 {
-		return invalid("q is too long")
+	f.Genre = strings.ToLower(strings.TrimSpace(c.Query("genre")))
+	f.City = strings.TrimSpace(c.Query("city"))
+	if len(f.Text) > 200 || len(f.Genre) > 32 || len(f.City) > 128 {
+		return invalid("q, genre or city is too long")
 	}
 	var err error
 	if f.From, err = queryTime(c, "from"); err != nil {
@@ -123,8 +150,12 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	if f.Limit, err = queryInt(c, "limit", defaultLimit, 1, maxListLimit); err != nil {
 		return err
 	}
-	// An on-sale event whose start has passed is past (Event.StatusAt): keep it out.
-	if now := s.now(); f.Status == ticketview.EventOnSale && f.From.Before(now) {
+	// An on-sale event whose start has passed is past (Event.StatusAt).
+	if now := s.now(); past {
+		if f.To.IsZero() || f.To.After(now) {
+			f.To = now
+		}
+	} else if f.Status == ticketview.EventOnSale && f.From.Before(now) {
 		f.From = now
 	}
 	ctx, cancel := reqCtx(c)
@@ -223,7 +254,7 @@ type CategorySummary struct {
 func (s *Server) getEvent(c *fiber.Ctx) error {
 	ctx, cancel := reqCtx(c)
 	defer cancel()
-	e, err := s.findEvent(ctx, c.Params("event"))
+	e, err := s.publicEvent(ctx, c, c.Params("event"))
 	if err != nil {
 		return err
 	}
@@ -232,9 +263,8 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 		return err
 	}
 	out := EventDetails{
-		Event:    s.view(e),
-		Venue:    VenueSummary{ID: v.ID, Name: v.Name, City: v.City, Address: v.Address},
-		Sections: make([]SectionSummary, 0, len(v.Sections)),
+		Event: s.view(e),
+		Venue: VenueSummary{ID: v.ID, Name: v.Name, City: v.City, Address: v.Address},
 	}
 	type catAgg struct {
 		price  int64
@@ -242,33 +272,24 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 		free   int
 	}
 	cats := map[string]*catAgg{}
-	for i := range v.Sections {
-		l := &v.Sections[i]
-		a, err := s.availability(ctx, nil, ticketview.SectionID{Event: e.ID, Section: l.ID}, false)
-		if err != nil {
-			return err
-		}
-		sum := SectionSummary{ID: l.ID, Name: l.Name, Kind: l.Kind,
-			Counts: Counts{Capacity: a.Capacity, Free: a.Free, Held: a.Held, Sold: a.Sold, Blocked: a.Blocked},
-			Prices: make([]SectionPrice, 0, len(a.Categories))}
-		for _, ca := range a.Categories {
-			sum.Prices = append(sum.Prices, SectionPrice{Category: ca.Code, Price: ca.Price, Free: ca.Free})
-			agg := cats[ca.Code]
+	out.Sections, out.Availability, err = summarize(ctx, e, v, func(ctx context.Context, id ticketview.SectionID) (ticketview.Availability, error) {
+		return s.availability(ctx, nil, id, false)
+	})
+	if err != nil {
+		return err
+	}
+	for _, sum := range out.Sections {
+		for _, p := range sum.Prices {
+			agg := cats[p.Category]
 			if agg == nil {
 				agg = &catAgg{}
-				cats[ca.Code] = agg
+				cats[p.Category] = agg
 			}
-			if !agg.priced || ca.Price < agg.price {
-				agg.price, agg.priced = ca.Price, true
+			if !agg.priced || p.Price < agg.price {
+				agg.price, agg.priced = p.Price, true
 			}
-			agg.free += ca.Free
+			agg.free += p.Free
 		}
-		out.Sections = append(out.Sections, sum)
-		out.Availability.Capacity += a.Capacity
-		out.Availability.Free += a.Free
-		out.Availability.Held += a.Held
-		out.Availability.Sold += a.Sold
-		out.Availability.Blocked += a.Blocked
 	}
 	out.Event.Status = e.StatusWith(s.now(), out.Availability.Free)
 	out.Categories = make([]CategorySummary, 0, len(e.Categories))
@@ -281,6 +302,34 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 		out.Categories = append(out.Categories, cs)
 	}
 	return c.JSON(out)
+}
+
+// summarize reads each section's availability with read and returns the sections' counts
+// and prices, and their sum.
+func summarize(ctx context.Context, e *ticketview.Event, v *ticketview.Venue,
+	read func(context.Context, ticketview.SectionID) (ticketview.Availability, error)) ([]SectionSummary, Counts, error) {
+	out := make([]SectionSummary, 0, len(v.Sections))
+	var total Counts
+	for i := range v.Sections {
+		l := &v.Sections[i]
+		a, err := read(ctx, ticketview.SectionID{Event: e.ID, Section: l.ID})
+		if err != nil {
+			return nil, Counts{}, err
+		}
+		sum := SectionSummary{ID: l.ID, Name: l.Name, Kind: l.Kind,
+			Counts: Counts{Capacity: a.Capacity, Free: a.Free, Held: a.Held, Sold: a.Sold, Blocked: a.Blocked},
+			Prices: make([]SectionPrice, 0, len(a.Categories))}
+		for _, ca := range a.Categories {
+			sum.Prices = append(sum.Prices, SectionPrice{Category: ca.Code, Price: ca.Price, Free: ca.Free})
+		}
+		out = append(out, sum)
+		total.Capacity += a.Capacity
+		total.Free += a.Free
+		total.Held += a.Held
+		total.Sold += a.Sold
+		total.Blocked += a.Blocked
+	}
+	return out, total, nil
 }
 
 func (s *Server) getSection(c *fiber.Ctx) error {
@@ -296,6 +345,9 @@ func (s *Server) getSection(c *fiber.Ctx) error {
 	defer cancel()
 	t, err := s.resolve(ctx, c)
 	if err != nil {
+		return err
+	}
+	if err := s.visible(c, t.event); err != nil {
 		return err
 	}
 	a, err := s.availability(ctx, c, t.id, withSeats)
@@ -335,8 +387,26 @@ func (s *Server) createHold(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	h, err := s.cfg.Bookings.Hold(ctx, req.command(t.id, buyerOf(c), key))
+	cmd := req.command(t.id, buyerOf(c), key)
+	size, err := cmd.Size()
 	if err != nil {
+		return err
+	}
+	subjects := []string{"user:" + buyerOf(c), "ip:" + c.IP()}
+	if err := s.captcha(c, abuse.SignalHold, subjects...); err != nil {
+		return err
+	}
+	release, err := s.holdSlots(c)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := s.seatAllowance(c, t.id.Event, size); err != nil {
+		return err
+	}
+	h, err := s.cfg.Bookings.Hold(ctx, cmd)
+	if err != nil {
+		s.recordConflict(c, err, subjects...)
 		return err
 	}
 	markReplayed(c, h.Replayed)
@@ -426,10 +496,12 @@ func (s *Server) getBooking(c *fiber.Ctx) error {
 	return s.findBooking(c, buyerOf(c))
 }
 
+// findBooking answers a booking of its owner, or (owner "") of an event the caller
+// manages.
 func (s *Server) findBooking(c *fiber.Ctx, owner string) error {
 	ctx, cancel := reqCtx(c)
 	defer cancel()
-	t, err := s.resolve(ctx, c)
+	t, err := s.resolveFor(ctx, c, owner)
 	if err != nil {
 		return err
 	}
@@ -444,11 +516,12 @@ func (s *Server) cancelBooking(c *fiber.Ctx) error {
 	return s.cancel(c, buyerOf(c))
 }
 
-// cancel cancels a booking for its owner, or for an admin with owner "".
+// cancel cancels a booking for its owner, or (owner "") for the event's organizer or an
+// admin.
 func (s *Server) cancel(c *fiber.Ctx, owner string) error {
 	ctx, cancel := reqCtx(c)
 	defer cancel()
-	t, err := s.resolve(ctx, c)
+	t, err := s.resolveFor(ctx, c, owner)
 	if err != nil {
 		return err
 	}
@@ -468,7 +541,7 @@ func (s *Server) cancel(c *fiber.Ctx, owner string) error {
 	return c.JSON(b)
 }
 
-// ---- admin ----
+// ---- organizers ----
 
 func (s *Server) block(c *fiber.Ctx) error   { return s.blockOrUnblock(c, true) }
 func (s *Server) unblock(c *fiber.Ctx) error { return s.blockOrUnblock(c, false) }
@@ -477,7 +550,7 @@ func (s *Server) unblock(c *fiber.Ctx) error { return s.blockOrUnblock(c, false)
 func (s *Server) blockOrUnblock(c *fiber.Ctx, block bool) error {
 	ctx, cancel := reqCtx(c)
 	defer cancel()
-	t, err := s.resolve(ctx, c)
+	t, err := s.orgSection(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -500,5 +573,11 @@ func (s *Server) blockOrUnblock(c *fiber.Ctx, block bool) error {
 	return c.JSON(a)
 }
 
-func (s *Server) adminGetBooking(c *fiber.Ctx) error    { return s.findBooking(c, "") }
-func (s *Server) adminCancelBooking(c *fiber.Ctx) error { return s.cancel(c, "") }
+// resolveFor resolves the path's section for the booking's owner, or (owner "") for the
+// event's organizer or an admin.
+func (s *Server) resolveFor(ctx context.Context, c *fiber.Ctx, owner string) (target, error) {
+	if owner == "" {
+		return s.orgSection(ctx, c)
+	}
+	return s.resolve(ctx, c)
+}

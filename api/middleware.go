@@ -1,16 +1,12 @@
 package api
 
 import (
-	"crypto/subtle"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	ticketview "github.com/ticketview/ticketview"
 )
 
 type ctxKey int
@@ -18,10 +14,12 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxBuyer
+	ctxPrincipal
 )
 
-// HeaderBuyerID identifies the buyer. It is trusted as sent: JWT authentication replaces it
-// in a later issue, and then the buyer comes from the verified token instead.
+// HeaderBuyerID names the buyer the operator token acts for (load tests, trusted
+// back-office systems). With an access token it is refused: a customer is the token's
+// user.
 const HeaderBuyerID = "X-Buyer-ID"
 
 // HeaderIdempotencyKey makes a mutation safe to retry: the engine answers a repeated key
@@ -75,7 +73,10 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		lvl = zapcore.WarnLevel
 	}
 	if ce := s.log.Check(lvl, "request"); ce != nil {
-		buyer, _ := c.Locals(ctxBuyer).(string)
+		user := ""
+		if p := principalOf(c); p != nil {
+			user = p.ID
+		}
 		ce.Write(
 			zap.String("request_id", requestIDOf(c)),
 			zap.String("method", c.Method()),
@@ -83,25 +84,10 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 			zap.Int("status", st),
 			zap.Duration("latency", time.Since(start)),
 			zap.String("ip", c.IP()),
-			zap.String("buyer", buyer),
+			zap.String("user", user),
 		)
 	}
 	return nil
-}
-
-// buyer requires the X-Buyer-ID header on routes that act for a buyer.
-//
-// TODO(auth): JWT authentication replaces this header in a later issue.
-func (s *Server) buyer(c *fiber.Ctx) error {
-	id := strings.TrimSpace(c.Get(HeaderBuyerID))
-	if id == "" {
-		return ticketview.Errorf(ticketview.EUNAUTHORIZED, "the %s header is required", HeaderBuyerID)
-	}
-	if !printable(id, maxBuyerIDLen) {
-		return ticketview.Errorf(ticketview.EUNAUTHORIZED, "the %s header is not a valid buyer id", HeaderBuyerID)
-	}
-	c.Locals(ctxBuyer, id)
-	return c.Next()
 }
 
 func buyerOf(c *fiber.Ctx) string {
@@ -116,24 +102,6 @@ func idemKey(c *fiber.Ctx) (string, error) {
 		return "", invalid("the %s header must be at most %d printable characters", HeaderIdempotencyKey, maxIdemKeyLen)
 	}
 	return k, nil
-}
-
-// admin guards the admin routes with the bearer token.
-func (s *Server) admin(c *fiber.Ctx) error {
-	if s.cfg.AdminToken == "" {
-		return ticketview.Errorf(ticketview.EFORBIDDEN, "admin API disabled")
-	}
-	auth := c.Get(fiber.HeaderAuthorization)
-	scheme, tok, ok := strings.Cut(auth, " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ticketview-admin"`)
-		return ticketview.Errorf(ticketview.EUNAUTHORIZED, "admin routes need an Authorization: Bearer token")
-	}
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
-		return ticketview.Errorf(ticketview.EFORBIDDEN, "wrong admin token")
-	}
-	return c.Next()
 }
 
 // printable reports whether s is 1..max printable ASCII characters.

@@ -9,33 +9,16 @@
 //
 // The codes are the domain's (ticketview.E*); the status codes are given by statusOf.
 //
-// Routes (S = /api/v1/events/:event/sections/:section):
+// Every route is listed in routeTable (routes.go), which also makes the OpenAPI 3 document
+// served at /api/openapi.json; the README has the overview.
 //
-//	GET    /healthz                                  {"status":"ok"}            (live)
-//	GET    /readyz                                   {"status":"ready"} or 503  (ready to serve)
-//	GET    /metrics                                  Prometheus metrics (when configured)
-//	GET    /api/v1/admin/cluster                     cluster status (gateway)   (admin)
-//	GET    /api/v1/admin/node                        this node's status         (admin)
-//	GET    /debug/pprof/...                          Go's profiler              (admin)
-//	GET    /api/v1/events?status&q&from&to&offset&limit  EventList
-//	GET    /api/v1/events/:event                     EventDetails
-//	GET    S?seats=true                              ticketview.Availability
-//	POST   S/holds                                   201 ticketview.Hold      (buyer)
-//	GET    S/holds/:token                            ticketview.Hold          (buyer)
-//	POST   S/holds/:token/extend                     ticketview.Hold          (buyer)
-//	DELETE S/holds/:token                            204                      (buyer)
-//	POST   S/holds/:token/confirm                    201 ticketview.Booking   (buyer)
-//	GET    S/bookings/:booking                       ticketview.Booking       (buyer)
-//	POST   S/bookings/:booking/cancel                ticketview.Booking       (buyer)
-//	POST   /api/v1/admin/events/:event/sections/:section/block     ticketview.Availability (admin)
-//	POST   /api/v1/admin/events/:event/sections/:section/unblock   ticketview.Availability (admin)
-//	GET    /api/v1/admin/events/:event/sections/:section/bookings/:booking          (admin)
-//	POST   /api/v1/admin/events/:event/sections/:section/bookings/:booking/cancel   (admin)
-//
-// Buyer routes need the X-Buyer-ID header (401 without it); admin routes need
-// "Authorization: Bearer <AdminToken>" (401 without it, 403 when wrong or when the admin
-// API is disabled). Mutations take an optional Idempotency-Key header; a response that
-// repeats the first result of a key carries "Idempotent-Replayed: true".
+// Authentication: "Authorization: Bearer <access token>" (a JWT from /api/v1/auth/login,
+// /register, /refresh or an OAuth2 callback). The role in force and whether the account
+// is disabled are read from the user store (cached for a few seconds). The operator
+// token (Config.AdminToken) is an admin; with "X-Buyer-ID: <id>" it acts as that
+// customer (load tests, trusted back-office systems). Mutations take an optional
+// Idempotency-Key header; a response that repeats the first result of a key carries
+// "Idempotent-Replayed: true".
 package api
 
 import (
@@ -52,6 +35,9 @@ import (
 	"go.uber.org/zap"
 
 	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/api/abuse"
+	"github.com/ticketview/ticketview/api/auth"
+	"github.com/ticketview/ticketview/api/live"
 )
 
 // Limits of the API.
@@ -81,8 +67,8 @@ type Config struct {
 	Details   ticketview.EventDetailsStore
 	Audit     ticketview.AuditLog
 	Logger    *zap.Logger
-	// AdminToken guards /api/v1/admin with "Authorization: Bearer <AdminToken>". When it is
-	// empty the admin API is disabled (every admin route answers 403).
+	// AdminToken is the operator token: "Authorization: Bearer <AdminToken>" is an admin
+	// (and, with X-Buyer-ID, acts for that buyer). Empty: no operator token.
 	AdminToken string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
@@ -98,6 +84,23 @@ type Config struct {
 	ClusterStatus func(ctx context.Context) (any, error)
 	// NodeStatus answers GET /api/v1/admin/node (a node's own status).
 	NodeStatus func(ctx context.Context) (any, error)
+
+	// Accounts. Without Auth, only the operator token authenticates.
+	Auth     *auth.Service
+	Users    ticketview.UserStore
+	Sessions ticketview.SessionStore // revoked when an admin disables an account
+	// BookingIndex lists bookings (my bookings, an event's bookings, sales); routes that
+	// need it answer 503 without it.
+	BookingIndex ticketview.BookingIndex
+	// Live serves the WebSocket seat maps; without it the route answers 503.
+	Live *live.Hub
+	// Abuse protection: limits per user and IP, and a CAPTCHA on suspicious patterns
+	// (each optional).
+	Limiter *abuse.Limiter
+	Limits  Limits
+	Guard   *abuse.Guard
+	// TrustProxy takes the client's IP from X-Forwarded-For (behind a load balancer).
+	TrustProxy bool
 }
 
 // Server serves the API.
@@ -107,7 +110,11 @@ type Server struct {
 	now func() time.Time
 	app *fiber.App
 
-	venues sync.Map // venue id -> *ticketview.Venue; venues never change once created
+	venues      sync.Map // venue id -> *ticketview.Venue; venues never change once created
+	userCache   userCache
+	table       []route
+	doc         []byte // the OpenAPI document
+	liveHandler fiber.Handler
 }
 
 // NewServer builds the server and its routes.
@@ -119,7 +126,7 @@ func NewServer(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.app = fiber.New(fiber.Config{
+	fcfg := fiber.Config{
 		AppName:               "ticketview",
 		BodyLimit:             BodyLimit,
 		ErrorHandler:          s.handleError,
@@ -130,7 +137,14 @@ func NewServer(cfg Config) *Server {
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  2 * time.Minute,
-	})
+	}
+	if cfg.TrustProxy {
+		fcfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	s.app = fiber.New(fcfg)
+	if cfg.Live != nil {
+		s.liveHandler = cfg.Live.Handler()
+	}
 	s.routes()
 	return s
 }
@@ -153,48 +167,27 @@ func (s *Server) routes() {
 				zap.String("method", c.Method()), zap.String("path", c.Path()), zap.StackSkip("stack", 3))
 		},
 	}))
-
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	app.Get("/readyz", s.readyz)
 	if s.cfg.Metrics != nil {
 		app.Get("/metrics", adaptor.HTTPHandler(s.cfg.Metrics))
 	}
-	// Go's profiler, for operators (admin token).
-	app.Use("/debug/pprof", s.admin, pprof.New())
+	// Everything below knows who calls, and is limited per user and IP.
+	app.Use(s.authn, s.rateLimit)
+	// Go's profiler, for operators.
+	app.Use("/debug/pprof", s.roles(admins), pprof.New())
 
-	v1 := app.Group("/api/v1")
-	v1.Get("/events", s.listEvents)
-	v1.Get("/events/:event", s.getEvent)
-	v1.Get("/events/:event/details", s.getEventDetails)
-	v1.Get("/venues/:venue/map", s.getSeatMap)
-
-	v1.Get("/events/:event/sections/:section", s.getSection)
-	sec := v1.Group("/events/:event/sections/:section")
-	sec.Post("/holds", s.buyer, s.createHold)
-	sec.Get("/holds/:token", s.buyer, s.getHold)
-	sec.Post("/holds/:token/extend", s.buyer, s.extendHold)
-	sec.Post("/holds/:token/confirm", s.buyer, s.confirmHold)
-	sec.Delete("/holds/:token", s.buyer, s.releaseHold)
-	sec.Get("/bookings/:booking", s.buyer, s.getBooking)
-	sec.Post("/bookings/:booking/cancel", s.buyer, s.cancelBooking)
-
-	adm := v1.Group("/admin", s.admin)
-	adm.Put("/venues/:venue/map", s.putSeatMap)
-	adm.Put("/events/:event/details", s.putEventDetails)
-	adm.Get("/events/:event/audit", s.getAudit)
-	adm.Get("/cluster", s.status(s.cfg.ClusterStatus, "cluster"))
-	adm.Get("/node", s.status(s.cfg.NodeStatus, "node"))
-	asec := adm.Group("/events/:event/sections/:section")
-	asec.Post("/block", s.block)
-	asec.Post("/unblock", s.unblock)
-	asec.Get("/bookings/:booking", s.adminGetBooking)
-	asec.Post("/bookings/:booking/cancel", s.adminCancelBooking)
+	s.table = s.routeTable()
+	for _, r := range s.table {
+		app.Add(r.method, r.path, s.roles(r.access), r.handler)
+	}
+	s.doc = s.openAPIDocument()
 
 	// Anything else: the JSON 404.
 	app.Use(func(c *fiber.Ctx) error {
 		return ticketview.Errorf(ticketview.ENOTFOUND, "no route %s %s", c.Method(), c.Path())
 	})
 }
+
+func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
 
 // readyz answers whether the process can serve requests now.
 func (s *Server) readyz(c *fiber.Ctx) error {
