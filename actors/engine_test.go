@@ -479,13 +479,20 @@ func TestHoldsExpireByThemselves(t *testing.T) {
 		}
 		return nil
 	})
-	select {
-	case d := <-sub.C:
-		if d.Status != ticketview.SeatFree || len(d.Seats) != 2 {
-			t.Fatalf("expiry delta = %+v", d)
+	// The hold's own delta may reach the bus after the subscription began: skip it.
+	for expired := false; !expired; {
+		select {
+		case d := <-sub.C:
+			if d.Section == sid("stalls") && d.Seq == 1 && d.Status == ticketview.SeatHeld {
+				continue
+			}
+			if d.Status != ticketview.SeatFree || len(d.Seats) != 2 {
+				t.Fatalf("expiry delta = %+v", d)
+			}
+			expired = true
+		case <-time.After(2 * time.Second):
+			t.Fatal("no delta for the expiry")
 		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("no delta for the expiry")
 	}
 	if _, err := e.eng.Hold(ctx, ticketview.HoldCommand{Section: sid("floor"), Owner: "ann", Quantity: 2}); err != nil {
 		t.Fatalf("allowance not returned after expiry: %v", err)

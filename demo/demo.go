@@ -61,6 +61,8 @@ func Event(now time.Time) *ticketview.Event {
 		Description: "An evening of live music by the sea.",
 		StartsAt:    day.Add(19*time.Hour + 30*time.Minute),
 		Location:    "Harbour Arena, Mumbai",
+		City:        "Mumbai",
+		Genre:       "music",
 		VenueID:     VenueID,
 		Currency:    "INR",
 		Categories: []ticketview.PriceCategory{

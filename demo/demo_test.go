@@ -77,6 +77,10 @@ func (m *memStore) FindVenue(_ context.Context, id string) (*ticketview.Venue, e
 	return &v, nil
 }
 
+func (m *memStore) ListVenues(context.Context, int, int) ([]*ticketview.Venue, int, error) {
+	return nil, 0, nil
+}
+
 func TestSeedIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)

@@ -172,7 +172,7 @@ func (c *cluster) startNode() (*proc, error) {
 	c.seq++
 	args := []string{"-data", filepath.Join(c.dir, fmt.Sprintf("n%d", c.seq)), "-http", "127.0.0.1:0",
 		"-gossip", "127.0.0.1:0", "-remote", "127.0.0.1:0", "-postgres", c.pgURL, "-seed=false", "-audit=false",
-		"-admin-token", "bench"}
+		"-admin-token", "bench", "-jwt-secret", "bench-access-token-key-0123456789abcdef"}
 	if seeds := c.seeds(); seeds != "" {
 		args = append(args, "-seeds", seeds)
 	}

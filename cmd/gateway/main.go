@@ -5,7 +5,8 @@
 //
 //	gateway -seeds host:port[,host:port] -postgres URL [-http :8080] [-redis URL]
 //	        [-mongo URL] [-gossip 127.0.0.1:0] [-remote 127.0.0.1:0] [-advertise host]
-//	        [-admin-token T]
+//	        [-admin-token T] -jwt-secret K [-admin-email E -admin-password P]
+//	        [-google-client-id ...] [-limits ...] [-captcha pow|hcaptcha|recaptcha|turnstile|off]
 //
 // The catalog (events, venues) is read from PostgreSQL, section availability from Redis
 // when set (the nodes keep it), seat maps and event details from MongoDB when set. Every
@@ -32,7 +33,9 @@ import (
 
 	"github.com/ticketview/ticketview/api"
 	tvcluster "github.com/ticketview/ticketview/cluster"
+	"github.com/ticketview/ticketview/inmem"
 	"github.com/ticketview/ticketview/internal/cli"
+	"github.com/ticketview/ticketview/internal/gateway"
 	"github.com/ticketview/ticketview/persistence/mongo"
 	"github.com/ticketview/ticketview/persistence/postgres"
 	"github.com/ticketview/ticketview/persistence/redis"
@@ -54,9 +57,12 @@ type Main struct {
 	Seeds       []string // gossip addresses of members (required)
 	Remote      string   // actor remote listen address (default 127.0.0.1:0)
 	Advertise   string
+	// Gateway holds the accounts, OAuth2, limits, CAPTCHA and live seat map settings.
+	Gateway gateway.Settings
 
 	Logger *zap.Logger
 
+	gw     *gateway.Built
 	pg     *postgres.DB
 	rd     *redis.Client
 	mg     *mongo.Store
@@ -74,7 +80,8 @@ type Main struct {
 
 // NewMain returns a Main with the defaults.
 func NewMain() *Main {
-	return &Main{HTTP: ":8080", Gossip: "127.0.0.1:0", Remote: "127.0.0.1:0", RedisPrefix: "tv:", MongoDB: "ticketview"}
+	return &Main{HTTP: ":8080", Gossip: "127.0.0.1:0", Remote: "127.0.0.1:0", RedisPrefix: "tv:", MongoDB: "ticketview",
+		Gateway: gateway.DefaultSettings()}
 }
 
 // ParseFlags reads the flags, each defaulting to its environment variable.
@@ -92,6 +99,7 @@ func (m *Main) ParseFlags(args []string) error {
 	seeds := fs.String("seeds", cli.EnvOr("TICKETVIEW_SEEDS", strings.Join(m.Seeds, ",")), "comma-separated gossip addresses of cluster members (env TICKETVIEW_SEEDS)")
 	fs.StringVar(&m.Remote, "remote", cli.EnvOr("TICKETVIEW_REMOTE", m.Remote), "actor remote listen address host:port (env TICKETVIEW_REMOTE)")
 	fs.StringVar(&m.Advertise, "advertise", cli.EnvOr("TICKETVIEW_ADVERTISE", m.Advertise), "host the members reach this gateway at (env TICKETVIEW_ADVERTISE)")
+	m.Gateway.Register(fs, secrets)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,7 +118,7 @@ func (m *Main) validate() error {
 	if m.PostgresURL == "" {
 		return errors.New("-postgres is required: the catalog the nodes share")
 	}
-	return nil
+	return m.Gateway.Validate(true)
 }
 
 // Run joins the cluster and serves the API; it returns once serving.
@@ -133,7 +141,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("PostgreSQL: %w", err)
 	}
 	cfg := api.Config{Events: m.pg, Venues: m.pg, Logger: m.Logger.Named("http"), AdminToken: m.AdminToken,
-		Ready: m.readyCheck, Metrics: m.prom.Handler(), ObserveHTTP: m.prom.ObserveHTTP, ClusterStatus: m.clusterStatus}
+		Ready: m.readyCheck, Metrics: m.prom.Handler(), ObserveHTTP: m.prom.ObserveHTTP, ClusterStatus: m.clusterStatus,
+		BookingIndex: m.pg}
 	if m.RedisURL != "" {
 		if m.rd, err = redis.Open(ctx, m.RedisURL, redis.Options{Prefix: m.RedisPrefix}); err != nil {
 			return fmt.Errorf("Redis: %w", err)
@@ -175,6 +184,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.stop = stop
 	go m.countChanges(bg)
 	cfg.Bookings = m.node.Client
+	gdeps := gateway.Deps{Users: m.pg, Sessions: m.pg, Counter: inmem.NewRateCounter(), Bookings: m.node.Client,
+		Events: m.pg, Venues: m.pg, Logger: m.Logger, Now: time.Now}
+	if m.rd != nil {
+		// Limits and live seat maps across gateways go through Redis; without it each
+		// gateway limits alone and has no live seat maps (the nodes' deltas reach no one).
+		gdeps.Counter, gdeps.Feed = m.rd, m.rd
+	}
+	if m.gw, err = gateway.Build(ctx, m.Gateway, gdeps); err != nil {
+		return err
+	}
+	m.gw.Apply(&cfg, gdeps, m.Gateway)
 	m.server = api.NewServer(cfg)
 	m.served = make(chan error, 1)
 	go func(ln net.Listener) { m.served <- m.server.Serve(ln) }(m.ln)
@@ -239,6 +259,9 @@ func (m *Main) Close() error {
 		var errs []error
 		if m.stop != nil {
 			m.stop()
+		}
+		if m.gw != nil {
+			m.gw.Close() // the live seat maps' connections: fiber's Shutdown does not wait for them
 		}
 		if m.server != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)

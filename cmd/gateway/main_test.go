@@ -6,6 +6,7 @@ import (
 )
 
 func TestFlagsNeedSeedsAndPostgres(t *testing.T) {
+	t.Setenv("TICKETVIEW_JWT_SECRET", "")
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -21,8 +22,11 @@ func TestFlagsNeedSeedsAndPostgres(t *testing.T) {
 			t.Errorf("ParseFlags(%q) = %v; want an error with %q", tc.args, err, tc.want)
 		}
 	}
+	if err := NewMain().ParseFlags([]string{"-seeds", "a:1", "-postgres", "postgres://x"}); err == nil || !strings.Contains(err.Error(), "-jwt-secret is required") {
+		t.Fatalf("without -jwt-secret: %v", err)
+	}
 	m := NewMain()
-	if err := m.ParseFlags([]string{"-seeds", "a:1, b:2", "-postgres", "postgres://x"}); err != nil {
+	if err := m.ParseFlags([]string{"-seeds", "a:1, b:2", "-postgres", "postgres://x", "-jwt-secret", "gateway-test-access-token-key-012345"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(m.Seeds) != 2 || m.Seeds[1] != "b:2" {

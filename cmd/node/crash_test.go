@@ -226,7 +226,7 @@ const listening = "ticketview node listening on http://"
 func startNode(t *testing.T, bin, data, journal string) *node {
 	t.Helper()
 	cmd := exec.Command(bin, "-data", data, "-http", "127.0.0.1:0", "-seed=true", "-journal", journal)
-	cmd.Env = append(os.Environ(), "TICKETVIEW_ADMIN_TOKEN=")
+	cmd.Env = append(os.Environ(), "TICKETVIEW_ADMIN_TOKEN="+operatorToken)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

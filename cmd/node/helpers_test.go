@@ -17,10 +17,14 @@ type client struct {
 	base   string
 	http   *http.Client
 	header map[string]string // sent with every request
+	token  string            // the operator token buyer requests go with
 }
 
+// operatorToken is the -admin-token of the nodes the tests start.
+const operatorToken = "node-test-operator"
+
 func newClient(t *testing.T, addr string) *client {
-	return &client{t: t, base: "http://" + addr, http: &http.Client{Timeout: 20 * time.Second}}
+	return &client{t: t, base: "http://" + addr, http: &http.Client{Timeout: 20 * time.Second}, token: operatorToken}
 }
 
 // try sends a request and returns the status and body, or the transport error.
@@ -41,7 +45,9 @@ func (c *client) try(method, path, buyer string, body any) (int, []byte, error) 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if buyer != "" {
+		// The operator token acts for the buyer (accounts: e2e_test.go).
 		req.Header.Set("X-Buyer-ID", buyer)
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	for k, v := range c.header {
 		req.Header.Set(k, v)

@@ -43,6 +43,7 @@ import (
 	"github.com/ticketview/ticketview/demo"
 	"github.com/ticketview/ticketview/inmem"
 	"github.com/ticketview/ticketview/internal/cli"
+	"github.com/ticketview/ticketview/internal/gateway"
 	"github.com/ticketview/ticketview/persistence/journalfile"
 	"github.com/ticketview/ticketview/persistence/mongo"
 	"github.com/ticketview/ticketview/persistence/postgres"
@@ -71,7 +72,7 @@ const (
 // Main is the node program: its settings, and what Run started.
 type Main struct {
 	DataDir    string // directory of the SQLite database and the journal
-	Journal    string // where section journals go: "file" (default) or "sqlite"
+	Journal    string // where section journals go: "sqlite" (default) or "file"
 	HTTP       string // listen address of the API
 	AdminToken string // bearer token of the admin API; "" disables it
 	Seed       bool   // seed the demo venue and event
@@ -92,9 +93,14 @@ type Main struct {
 	// rejoin with a new member id (default 2s).
 	PauseLimit time.Duration
 
+	// Gateway holds the accounts, OAuth2, limits, CAPTCHA and live seat map settings.
+	Gateway gateway.Settings
+
 	Logger *zap.Logger
 	Now    func() time.Time
 
+	gw     *gateway.Built
+	feed   *inmem.DeltaFeed
 	db     *sqlite.DB
 	jf     *journalfile.Store
 	pg     *postgres.DB
@@ -120,8 +126,8 @@ type Main struct {
 
 // NewMain returns a Main with the defaults (before flags and environment).
 func NewMain() *Main {
-	return &Main{DataDir: "./data", HTTP: ":8080", Journal: "file", Seed: true, MongoDB: "ticketview", RedisPrefix: "tv:", Audit: true, Now: time.Now,
-		Remote: "127.0.0.1:0", PauseLimit: 2 * time.Second}
+	return &Main{DataDir: "./data", HTTP: ":8080", Journal: "sqlite", Seed: true, MongoDB: "ticketview", RedisPrefix: "tv:", Audit: true, Now: time.Now,
+		Remote: "127.0.0.1:0", PauseLimit: 2 * time.Second, Gateway: gateway.DefaultSettings()}
 }
 
 // ParseFlags reads the flags in args (without the program name), each defaulting to its
@@ -139,7 +145,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.DataDir, "data", cli.EnvOr("TICKETVIEW_DATA", m.DataDir), "data directory (env TICKETVIEW_DATA)")
 	fs.StringVar(&m.HTTP, "http", cli.EnvOr("TICKETVIEW_HTTP", m.HTTP), "HTTP listen address (env TICKETVIEW_HTTP)")
 	fs.StringVar(&m.Journal, "journal", cli.EnvOr("TICKETVIEW_JOURNAL", m.Journal),
-		`section journals: "file" (append-only journal file, the fastest) or "sqlite" (in the database) (env TICKETVIEW_JOURNAL)`)
+		`section journals: "sqlite" (in the database, with the bookings list) or "file" (append-only journal file, the fastest; no bookings list) (env TICKETVIEW_JOURNAL)`)
 	// The token and the server URLs (which may hold passwords) take their environment
 	// defaults after parsing, so that -help never prints them.
 	secrets := cli.NewSecrets(fs)
@@ -155,11 +161,15 @@ func (m *Main) ParseFlags(args []string) error {
 	seeds := fs.String("seeds", cli.EnvOr("TICKETVIEW_SEEDS", strings.Join(m.Seeds, ",")), "cluster mode: comma-separated gossip addresses of members to join (env TICKETVIEW_SEEDS)")
 	fs.StringVar(&m.Remote, "remote", cli.EnvOr("TICKETVIEW_REMOTE", m.Remote), "cluster mode: actor remote listen address host:port (env TICKETVIEW_REMOTE)")
 	fs.StringVar(&m.Advertise, "advertise", cli.EnvOr("TICKETVIEW_ADVERTISE", m.Advertise), "cluster mode: host the other members reach this one at (env TICKETVIEW_ADVERTISE)")
+	m.Gateway.Register(fs, secrets)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	secrets.Resolve()
 	m.Seeds = cli.SplitList(*seeds)
+	if err := m.Gateway.Validate(m.Gossip != ""); err != nil {
+		return err
+	}
 	if m.Gossip == "" && (len(m.Seeds) > 0 || m.Advertise != "") {
 		return errors.New("-seeds and -advertise need -gossip (cluster mode)")
 	}
@@ -220,6 +230,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	deltas := actors.DeltaFanout{m.bus}
+	var feed ticketview.DeltaFeed
+	switch {
+	case m.rd != nil:
+		feed = m.rd // the nodes publish into Redis (below); every gateway subscribes
+	case !clustered:
+		m.feed = inmem.NewDeltaFeed(0)
+		deltas = append(deltas, m.feed)
+		feed = m.feed
+	}
 	events := actors.EventFanout{m.bus}
 	var snapshots ticketview.SnapshotCache
 	if m.rd != nil {
@@ -269,12 +288,28 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.rd != nil {
 		views, miss = m.rd, m.keeper.Refresh
 	}
-	m.server = api.NewServer(api.Config{
+	acfg := api.Config{
 		Bookings: bookings, Events: st.events, Venues: st.venues,
 		Views: views, CacheMiss: miss, SeatMaps: st.seatMaps, Details: st.details, Audit: st.audit,
 		Logger: m.Logger.Named("http"), AdminToken: m.AdminToken, Now: m.Now,
 		Ready: m.readyCheck, Metrics: m.prom.Handler(), ObserveHTTP: m.prom.ObserveHTTP, NodeStatus: m.nodeStatus,
-	})
+		BookingIndex: st.bookings,
+	}
+	var counter ticketview.RateCounter = inmem.NewRateCounter()
+	if m.rd != nil {
+		counter = m.rd
+	}
+	dataDir := m.DataDir
+	if m.db == nil {
+		dataDir = ""
+	}
+	gdeps := gateway.Deps{Users: st.users, Sessions: st.sessions, Counter: counter, Feed: feed, Bookings: bookings,
+		Events: st.events, Venues: st.venues, DataDir: dataDir, Logger: m.Logger, Now: m.Now}
+	if m.gw, err = gateway.Build(ctx, m.Gateway, gdeps); err != nil {
+		return err
+	}
+	m.gw.Apply(&acfg, gdeps, m.Gateway)
+	m.server = api.NewServer(acfg)
 	if m.ln == nil {
 		if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {
 			return err
@@ -311,6 +346,9 @@ func (m *Main) Close() error {
 		var errs []error
 		if m.stop != nil {
 			m.stop()
+		}
+		if m.gw != nil {
+			m.gw.Close() // the live seat maps' connections: fiber's Shutdown does not wait for them
 		}
 		if m.server != nil && m.ln != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -353,6 +391,9 @@ func (m *Main) Close() error {
 		}
 		if m.bus != nil {
 			m.bus.Close()
+		}
+		if m.feed != nil {
+			_ = m.feed.Close()
 		}
 		if m.Logger != nil {
 			_ = m.Logger.Sync()

@@ -17,7 +17,8 @@ import (
 
 func clearEnv(t *testing.T) {
 	for _, k := range []string{"TICKETVIEW_DATA", "TICKETVIEW_HTTP", "TICKETVIEW_ADMIN_TOKEN", "TICKETVIEW_SEED", "TICKETVIEW_JOURNAL",
-		"TICKETVIEW_POSTGRES_URL", "TICKETVIEW_REDIS_URL", "TICKETVIEW_MONGO_URL", "TICKETVIEW_MONGO_DB", "TICKETVIEW_REDIS_PREFIX", "TICKETVIEW_AUDIT"} {
+		"TICKETVIEW_POSTGRES_URL", "TICKETVIEW_REDIS_URL", "TICKETVIEW_MONGO_URL", "TICKETVIEW_MONGO_DB", "TICKETVIEW_REDIS_PREFIX", "TICKETVIEW_AUDIT",
+		"TICKETVIEW_JWT_SECRET", "TICKETVIEW_LIMITS", "TICKETVIEW_CAPTCHA", "TICKETVIEW_ADMIN_EMAIL", "TICKETVIEW_ADMIN_PASSWORD"} {
 		t.Setenv(k, "")
 	}
 }
@@ -28,7 +29,7 @@ func TestParseFlags(t *testing.T) {
 	if err := m.ParseFlags(nil); err != nil {
 		t.Fatal(err)
 	}
-	if m.DataDir != "./data" || m.HTTP != ":8080" || m.Journal != "file" || m.AdminToken != "" || !m.Seed {
+	if m.DataDir != "./data" || m.HTTP != ":8080" || m.Journal != "sqlite" || m.AdminToken != "" || !m.Seed {
 		t.Fatalf("defaults: %+v", m)
 	}
 
@@ -69,7 +70,7 @@ func TestMainInProcess(t *testing.T) {
 	clearEnv(t)
 	data := t.TempDir()
 	m := NewMain()
-	if err := m.ParseFlags([]string{"-data", data, "-http", "127.0.0.1:0"}); err != nil {
+	if err := m.ParseFlags([]string{"-data", data, "-http", "127.0.0.1:0", "-admin-token", operatorToken}); err != nil {
 		t.Fatal(err)
 	}
 	m.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
@@ -91,9 +92,9 @@ func TestMainInProcess(t *testing.T) {
 	if list.Total != 1 || list.Events[0].ID != demo.EventID {
 		t.Fatalf("events %+v", list)
 	}
-	// No admin token: the admin API is off.
-	c.fails("POST", "/api/v1/admin/events/"+demo.EventID+"/sections/"+demo.FloorVIP+"/block", "",
-		map[string]any{"seats": []string{"A-1"}}, http.StatusForbidden, "forbidden")
+	// Without credentials, organizer and admin routes are refused.
+	c.fails("POST", "/api/v1/organizer/events/"+demo.EventID+"/sections/"+demo.FloorVIP+"/block", "",
+		map[string]any{"seats": []string{"A-1"}}, http.StatusUnauthorized, "unauthorized")
 	if _, err := os.Stat(filepath.Join(data, DBFile)); err != nil {
 		t.Fatalf("database file: %v", err)
 	}

@@ -30,6 +30,7 @@ func TestOperationsEndpoints(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = m.Close() })
 	c := newClient(t, m.HTTPAddr())
+	c.token = "ops"
 	testutil.CheckFor(t, 10*time.Second, c.healthy)
 
 	var ready map[string]string
@@ -87,7 +88,11 @@ func TestClusterFlagsRefused(t *testing.T) {
 		t.Fatalf("-seeds without -gossip: %v", err)
 	}
 	m := NewMain()
-	if err := m.ParseFlags([]string{"-data", t.TempDir(), "-http", "127.0.0.1:0", "-gossip", "127.0.0.1:0"}); err != nil {
+	if err := NewMain().ParseFlags([]string{"-data", t.TempDir(), "-gossip", "127.0.0.1:0"}); err == nil || !strings.Contains(err.Error(), "-jwt-secret is required") {
+		t.Fatalf("cluster mode without -jwt-secret: %v", err)
+	}
+	if err := m.ParseFlags([]string{"-data", t.TempDir(), "-http", "127.0.0.1:0", "-gossip", "127.0.0.1:0",
+		"-jwt-secret", "ops-test-access-token-key-0123456789"}); err != nil {
 		t.Fatal(err)
 	}
 	m.Logger = zap.NewNop()

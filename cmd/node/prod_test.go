@@ -55,6 +55,7 @@ func startProdNode(t *testing.T, s servers) (*Main, *client) {
 	}
 	t.Cleanup(func() { _ = m.Close() })
 	c := newClient(t, m.HTTPAddr())
+	c.token = adminTok
 	testutil.CheckFor(t, 10*time.Second, c.healthy)
 	return m, c
 }
@@ -158,11 +159,11 @@ func TestNodeOnProductionServers(t *testing.T) {
 	var gotMap struct {
 		Version int `json:"version"`
 	}
-	c.admin("PUT", "/api/v1/admin/venues/"+demo.VenueID+"/map", seatMap, http.StatusOK, &gotMap)
+	c.admin("PUT", "/api/v1/venues/"+demo.VenueID+"/map", seatMap, http.StatusOK, &gotMap)
 	if gotMap.Version != 1 {
 		t.Fatalf("seat map version %d", gotMap.Version)
 	}
-	c.admin("PUT", "/api/v1/admin/events/"+demo.EventID+"/details", map[string]any{"long_description": "Three nights by the sea.",
+	c.admin("PUT", "/api/v1/organizer/events/"+demo.EventID+"/details", map[string]any{"long_description": "Three nights by the sea.",
 		"tags": []string{"jazz", "outdoor"}, "performers": []map[string]string{{"name": "The Harbour Band"}}}, http.StatusOK, nil)
 
 	// Every change is in the audit log.
@@ -174,7 +175,7 @@ func TestNodeOnProductionServers(t *testing.T) {
 				Seats []string `json:"seats"`
 			} `json:"entries"`
 		}
-		c.admin("GET", "/api/v1/admin/events/"+demo.EventID+"/audit?owner=ann", nil, http.StatusOK, &trail)
+		c.admin("GET", "/api/v1/organizer/events/"+demo.EventID+"/audit?owner=ann", nil, http.StatusOK, &trail)
 		if len(trail.Entries) != 2 || len(trail.Entries[0].Seats) != 2 {
 			return fmt.Errorf("audit trail %+v", trail.Entries)
 		}

@@ -25,6 +25,9 @@ type stores struct {
 	seatMaps ticketview.SeatMapStore
 	details  ticketview.EventDetailsStore
 	audit    ticketview.AuditLog
+	users    ticketview.UserStore
+	sessions ticketview.SessionStore
+	bookings ticketview.BookingIndex // nil with the file journal: nothing projects it
 
 	journalName, catalogName, contentName string
 }
@@ -47,12 +50,15 @@ func (m *Main) openStores(ctx context.Context) (st stores, err error) {
 			return st, fmt.Errorf("PostgreSQL: %w", err)
 		}
 		st.journal, st.events, st.venues = m.pg, m.pg, m.pg
+		st.users, st.sessions, st.bookings = m.pg, m.pg, m.pg
 		st.journalName, st.catalogName = "postgres", "postgres"
 	} else {
 		st.events, st.venues, st.catalogName = m.db, m.db, "sqlite"
+		st.users, st.sessions = m.db, m.db
 		switch m.Journal {
 		case "sqlite":
 			st.journal, st.journalName = m.db, "sqlite"
+			st.bookings = m.db // projected in the journal's transactions
 		default:
 			if m.jf, err = journalfile.Open(filepath.Join(m.DataDir, JournalDir)); err != nil {
 				return st, err

@@ -427,6 +427,7 @@ func TestPausedMemberExits(t *testing.T) {
 		}
 	}
 	direct := NewClient(victim.Addr, c.Catalog.Event)
+	direct.Token = c.AdminToken
 	direct.HTTP.Timeout = 15 * time.Second
 	staleHold, staleAvail := make(chan Response, 1), make(chan Response, 1)
 	go func() {

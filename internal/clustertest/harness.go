@@ -493,7 +493,8 @@ func (c *Cluster) StartNode() *Process {
 	name := fmt.Sprintf("node%d", c.seq)
 	c.mu.Unlock()
 	args := []string{"-data", filepath.Join(c.dir, name), "-http", "127.0.0.1:0", "-gossip", "127.0.0.1:0",
-		"-remote", "127.0.0.1:0", "-postgres", c.PostgresURL, "-seed=false", "-admin-token", c.AdminToken}
+		"-remote", "127.0.0.1:0", "-postgres", c.PostgresURL, "-seed=false", "-admin-token", c.AdminToken,
+		"-jwt-secret", testJWTSecret}
 	if s := c.seeds(); len(s) > 0 {
 		args = append(args, "-seeds", strings.Join(s, ","))
 	}
@@ -539,7 +540,8 @@ func (c *Cluster) StartGateway() *Process {
 		t.Fatal("StartGateway: no node runs (start nodes first)")
 	}
 	args := []string{"-http", "127.0.0.1:0", "-gossip", "127.0.0.1:0", "-remote", "127.0.0.1:0",
-		"-seeds", strings.Join(s, ","), "-postgres", c.PostgresURL, "-admin-token", c.AdminToken}
+		"-seeds", strings.Join(s, ","), "-postgres", c.PostgresURL, "-admin-token", c.AdminToken,
+		"-jwt-secret", testJWTSecret}
 	if c.redisURL != "" {
 		args = append(args, "-redis", c.redisURL, "-redis-prefix", c.redisPrefix)
 	}
@@ -547,6 +549,7 @@ func (c *Cluster) StartGateway() *Process {
 	c.mu.Lock()
 	c.gateway = p
 	c.api = NewClient(p.Addr, c.Catalog.Event)
+	c.api.Token = c.AdminToken
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -634,11 +637,14 @@ func (c *Cluster) logDir() string {
 	return c.logs
 }
 
+// testJWTSecret is the access-token key every process of a test cluster shares.
+const testJWTSecret = "clustertest-access-token-key-0123456789"
+
 func redactArgs(args []string) []string {
 	out := make([]string, len(args))
 	copy(out, args)
 	for i := range out {
-		if i > 0 && out[i-1] == "-admin-token" {
+		if i > 0 && (out[i-1] == "-admin-token" || out[i-1] == "-jwt-secret") {
 			out[i] = "***"
 		}
 	}
