@@ -40,11 +40,20 @@ const (
 	tagBuying    = "buying"
 	tagOrganizer = "organizer"
 	tagAdmin     = "admin"
+	tagOrders    = "orders"
+	tagReports   = "reports"
 	tagOps       = "operations"
 )
 
 // routeTable lists every route of the API. S is the section prefix.
 func (s *Server) routeTable() []route {
+	t := s.coreRoutes()
+	t = append(t, s.orderRoutes()...)
+	return append(t, s.reportRoutes()...)
+}
+
+// coreRoutes are the routes of the catalog, holds, accounts, organizers and admins.
+func (s *Server) coreRoutes() []route {
 	const S = "/api/v1/events/:event/sections/:section"
 	const O = "/api/v1/organizer/events/:event"
 	return []route{

@@ -101,6 +101,12 @@ type Config struct {
 	Guard   *abuse.Guard
 	// TrustProxy takes the client's IP from X-Forwarded-For (behind a load balancer).
 	TrustProxy bool
+
+	// Orders is checkout and payments (the checkout service); without it the order
+	// routes answer 503.
+	Orders Orders
+	// Reports answers the analytics reports; without it the report routes answer 503.
+	Reports Reports
 }
 
 // Server serves the API.
