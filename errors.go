@@ -21,6 +21,7 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	ERATELIMITED  = "rate_limited"
 	ECAPTCHA      = "captcha_required" // suspicious traffic: solve the challenge and retry
+	EPAYMENT      = "payment_declined" // the payment provider refused the payment; another may succeed
 )
 
 // Error is the domain's error: a stable code and a message for people.

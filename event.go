@@ -47,7 +47,9 @@ type Event struct {
 	SalesStart time.Time `json:"sales_start,omitzero"`
 	SalesEnd   time.Time `json:"sales_end,omitzero"`
 	// PublishedAt is when the event first went on sale. From then on its terms (venue,
-	// currency, categories, prices, buyer limit) are fixed: the section actors hold them.
+	// currency, the set of category codes, buyer limit) are fixed: the section actors and
+	// the buyers' ledgers are built on them. Category names and prices may still change
+	// (see CheckEdit): new holds take the new prices, earlier holds and sales keep theirs.
 	PublishedAt time.Time `json:"published_at,omitzero"`
 }
 
@@ -170,6 +172,48 @@ func (e *Event) Unpublish(now time.Time) error {
 
 // TermsFixed reports whether the event's terms may no longer change: it was published.
 func (e *Event) TermsFixed() bool { return !e.PublishedAt.IsZero() }
+
+// CheckEdit checks that next, an edit of e, keeps the terms that are fixed once e was
+// published: the venue, the currency, the set of category codes and the buyer limit
+// (ECONFLICT otherwise). The name, description, time, location and each category's name,
+// price, floor and ceiling may change. Any edit of a draft never published passes.
+func (e *Event) CheckEdit(next *Event) error {
+	if !e.TermsFixed() {
+		return nil
+	}
+	fixed := func(what string) error {
+		return Errorf(ECONFLICT, "event %q was published: its %s cannot change (its venue, currency, category codes and buyer limit are fixed; names, times and prices may change)", e.ID, what)
+	}
+	switch {
+	case next.VenueID != e.VenueID:
+		return fixed("venue")
+	case next.Currency != e.Currency:
+		return fixed("currency")
+	case next.Limit() != e.Limit():
+		return fixed("buyer limit")
+	case !sameCodes(e.Categories, next.Categories):
+		return fixed("set of price categories")
+	}
+	return nil
+}
+
+// sameCodes reports whether a and b have the same category codes, in any order.
+func sameCodes(a, b []PriceCategory) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	codes := make(map[string]int, len(a))
+	for _, c := range a {
+		codes[c.Code]++
+	}
+	for _, c := range b {
+		if codes[c.Code] == 0 {
+			return false
+		}
+		codes[c.Code]--
+	}
+	return true
+}
 
 // Cancel cancels the event.
 func (e *Event) Cancel(now time.Time) error {

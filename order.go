@@ -384,7 +384,7 @@ func (o *Order) Refunded(r Refund, now time.Time) bool {
 		}
 	}
 	switch {
-	case r.Reason == RefundDuplicate:
+	case r.Reason == RefundDuplicate || r.Reason == RefundMismatch:
 		// money only: the order keeps its status
 	case o.Status != OrderConfirmed && o.Status != OrderPartiallyRefunded:
 		o.Status = OrderRefunded // paid but never confirmed: the seats were gone

@@ -284,6 +284,38 @@ func (s *Section) Seats() int {
 	return len(s.status)
 }
 
+// SetCategories replaces the section's price categories after an organizer's price change:
+// the same set of codes as now (in any order), each validated as Event.Validate does. New
+// holds are priced with them; holds and sales made before keep the prices they were made
+// with (the journal and snapshots carry every hold's prices). It changes no seat and makes
+// no event: a section rebuilt from its journal with these categories equals this one.
+func (s *Section) SetCategories(cats []PriceCategory) error {
+	if len(cats) != len(s.cats) {
+		return Errorf(EINVALID, "section %s: prices may change, not the categories: want %d categories, got %d",
+			s.cfg.ID, len(s.cats), len(cats))
+	}
+	next := make([]PriceCategory, len(s.cats))
+	seen := make([]bool, len(s.cats))
+	for _, c := range cats {
+		ci, ok := s.catIdx[c.Code]
+		switch {
+		case !ok:
+			return Errorf(EINVALID, "section %s has no category %q: prices may change, not the categories", s.cfg.ID, c.Code)
+		case seen[ci]:
+			return Errorf(EINVALID, "section %s: category %q given twice", s.cfg.ID, c.Code)
+		case c.Price < 0:
+			return Errorf(EINVALID, "category %q: negative price", c.Code)
+		case (c.Floor != 0 || c.Ceiling != 0) && (c.Floor <= 0 || c.Ceiling < c.Floor || c.Price < c.Floor || c.Price > c.Ceiling):
+			return Errorf(EINVALID, "category %q: need 0 < floor <= price <= ceiling", c.Code)
+		}
+		seen[ci] = true
+		next[ci] = c
+	}
+	s.cats = next
+	s.cfg.Categories = append([]PriceCategory(nil), cats...)
+	return nil
+}
+
 // emit applies a new event and records it for the journal.
 func (s *Section) emit(ev SectionEvent) {
 	ev.Seq = s.seq + 1

@@ -27,6 +27,10 @@ const (
 	MaxPhoneLen    = 32
 	MinPasswordLen = 10
 	MaxPasswordLen = 256
+	MaxCityLen     = 100 // characters
+	// A birth year is at most MaxAge and at least MinAge years before now (CheckBirthYear).
+	MaxAge = 120
+	MinAge = 13
 )
 
 // User is an account.
@@ -36,8 +40,12 @@ type User struct {
 	EmailVerified bool   `json:"email_verified"`
 	Name          string `json:"name"`
 	Phone         string `json:"phone,omitempty"`
-	Role          Role   `json:"role"`
-	Disabled      bool   `json:"disabled"`
+	// City and BirthYear are optional demographics the buyer gives in their profile, for
+	// the organizers' audience reports (AgeBand); "" and 0 when not given.
+	City      string `json:"city,omitempty"`
+	BirthYear int    `json:"birth_year,omitempty"`
+	Role      Role   `json:"role"`
+	Disabled  bool   `json:"disabled"`
 	// PasswordHash is the slow hash of the password (PHC string form); "" for an account
 	// that only logs in with an identity provider. Never serialised.
 	PasswordHash string    `json:"-"`
@@ -78,6 +86,10 @@ func (u *User) Validate() error {
 		return Errorf(EINVALID, "name must be at most %d printable characters", MaxNameLen)
 	case len(u.Phone) > MaxPhoneLen || !phoneChars(u.Phone):
 		return Errorf(EINVALID, "phone must be at most %d characters: digits, spaces, '+', '-', '(' and ')'", MaxPhoneLen)
+	case utf8.RuneCountInString(u.City) > MaxCityLen || !utf8.ValidString(u.City) || hasControl(u.City):
+		return Errorf(EINVALID, "city must be at most %d printable characters", MaxCityLen)
+	case u.BirthYear < 0 || u.BirthYear > 9999:
+		return Errorf(EINVALID, "birth year %d is not a year", u.BirthYear)
 	}
 	e, err := NormalizeEmail(u.Email)
 	if err != nil {
@@ -87,6 +99,40 @@ func (u *User) Validate() error {
 		return Errorf(EINVALID, "email %q is not normalised", u.Email)
 	}
 	return nil
+}
+
+// CheckBirthYear checks a birth year a user gives: between MaxAge and MinAge years before
+// now's year. (0, not given, is the caller's to allow.)
+func CheckBirthYear(year int, now time.Time) error {
+	if y := now.Year(); year < y-MaxAge || year > y-MinAge {
+		return Errorf(EINVALID, "birth year must be between %d and %d", y-MaxAge, y-MinAge)
+	}
+	return nil
+}
+
+// AgeBand is the user's age band as of now, for audience reports: "under-18", "18-24",
+// "25-34", "35-44", "45-54", "55-64" or "65+"; "" when the birth year is not given. The
+// age is taken as now's year minus the birth year (the birthday itself is not known).
+func (u *User) AgeBand(now time.Time) string {
+	if u.BirthYear <= 0 {
+		return ""
+	}
+	switch age := now.Year() - u.BirthYear; {
+	case age < 18:
+		return "under-18"
+	case age < 25:
+		return "18-24"
+	case age < 35:
+		return "25-34"
+	case age < 45:
+		return "35-44"
+	case age < 55:
+		return "45-54"
+	case age < 65:
+		return "55-64"
+	default:
+		return "65+"
+	}
 }
 
 func hasControl(s string) bool {

@@ -74,6 +74,7 @@ type Engine struct {
 	mu       sync.RWMutex
 	sections map[ticketview.SectionID]*actor.PID
 	closed   bool
+	grainPID sync.Map // clustered: section id -> *actor.PID of its grain active here (reconfigure.go)
 
 	ledgers sync.Map       // event id -> *eventLedger (one node)
 	writers sync.WaitGroup // journal and snapshot writes under way

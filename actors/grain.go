@@ -39,6 +39,8 @@ func (a *sectionActor) onInit(ctx actor.Context, m *cluster.ClusterInit) {
 	a.eng.metrics.grains.Add(1)
 	id, err := tvcluster.ParseIdentity(m.Identity.GetIdentity())
 	if err == nil {
+		a.id = id
+		a.eng.grainActive(id, ctx.Self()) // before the config is read: see Reconfigure
 		c, cancel := context.WithTimeout(context.Background(), a.eng.cfg.StoreTimeout)
 		a.cfg, err = a.eng.sectionConfig(c, id)
 		cancel()

@@ -146,6 +146,8 @@ func (a *sectionActor) Receive(ctx actor.Context) {
 		a.stopIfDrained(ctx)
 	case *flushed:
 		a.flushed(ctx, m)
+	case *reconfigure:
+		ctx.Respond(a.reconfigure(m))
 
 	case *tick:
 		if m.gen == a && !a.moving && a.ensureLoaded(ctx) == nil {
@@ -173,6 +175,7 @@ func (a *sectionActor) Receive(ctx actor.Context) {
 		a.eng.forget(a.id, ctx.Self()) // the name is free: the next command activates anew
 		if a.grain {
 			a.eng.metrics.grains.Add(-1)
+			a.eng.grainStopped(a.id, ctx.Self())
 		}
 	}
 }
