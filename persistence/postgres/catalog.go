@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,8 +230,9 @@ func (r *eventRow) queueCategories(b *pgx.Batch, id string) {
 	b.Queue(qInsCategories, id, r.ord, r.code, r.name, r.price, r.floor, r.ceiling)
 }
 
-// CreateEvent stores a new event and its price categories. It fails with EINVALID when
-// the event does not validate and with ECONFLICT when its id is taken.
+// CreateEvent stores a new event and its price categories, and its event.created message
+// in the outbox, in one transaction. It fails with EINVALID when the event does not
+// validate and with ECONFLICT when its id is taken.
 func (db *DB) CreateEvent(ctx context.Context, e *ticketview.Event) error {
 	if e == nil {
 		return ticketview.Errorf(ticketview.EINVALID, "no event")
@@ -246,6 +248,7 @@ func (db *DB) CreateEvent(ctx context.Context, e *ticketview.Event) error {
 	b.Queue("begin")
 	b.Queue(qInsEvent, r.args...)
 	r.queueCategories(b, e.ID)
+	queueMessages(b, []ticketview.Message{ticketview.EventMessage(ticketview.MsgEventCreated, e, nil, time.Now())})
 	b.Queue("commit")
 	err := db.exec(ctx, b)
 	if isUnique(err, "events_pkey") {
@@ -403,7 +406,8 @@ func readPage(ctx context.Context, conn *pgx.Conn, count string, countArgs []any
 }
 
 // UpdateEvent loads the event and locks its row (SELECT ... FOR UPDATE), calls fn on it,
-// validates the result and saves it with its categories, all in one transaction:
+// validates the result and saves it with its categories, and an event.updated message in
+// the outbox when a part of it changed (ticketview.EventChanges), all in one transaction:
 // concurrent updates of an event run one after the other and none is lost. If fn fails,
 // nothing is saved and its error is returned as it is. fn runs on the caller's goroutine
 // while the row is locked: it must be quick. The event's id cannot change.
@@ -431,6 +435,8 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Ev
 	} else if err != nil {
 		return nil, storeErr(op, err)
 	}
+	before := *e
+	before.Categories = slices.Clone(e.Categories) // fn may change them in place
 	if err := fn(e); err != nil {
 		return nil, err
 	}
@@ -445,6 +451,9 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Ev
 	b.Queue(qUpdEvent, r.args...)
 	b.Queue(qDelCategories, id)
 	r.queueCategories(b, id)
+	if changed := ticketview.EventChanges(&before, e); len(changed) > 0 {
+		queueMessages(b, []ticketview.Message{ticketview.EventMessage(ticketview.MsgEventUpdated, e, changed, time.Now())})
+	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, storeErr(op, err)
 	}

@@ -32,14 +32,16 @@ const (
 const sqlForeignKeyViolation = "23503"
 
 const (
-	userCols = `id, email, email_verified, name, phone, role, disabled, password_hash, created_at_ns, updated_at_ns`
+	userCols = `id, email, email_verified, name, phone, role, disabled, password_hash, created_at_ns, updated_at_ns,
+		city, birth_year`
 
 	qUser        = `SELECT ` + userCols + ` FROM users WHERE id = $1`
 	qUserByEmail = `SELECT ` + userCols + ` FROM users WHERE lower(email) = lower($1)` // users_email_key
 	qInsUser     = `INSERT INTO users (` + userCols + `, created_at, updated_at, search)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	qUpdUser = `UPDATE users SET email = $2, email_verified = $3, name = $4, phone = $5, role = $6, disabled = $7,
-		password_hash = $8, created_at_ns = $9, updated_at_ns = $10, created_at = $11, updated_at = $12, search = $13
+		password_hash = $8, created_at_ns = $9, updated_at_ns = $10, city = $11, birth_year = $12,
+		created_at = $13, updated_at = $14, search = $15
 		WHERE id = $1`
 
 	qIdentity    = `SELECT provider, subject, user_id, email, created_at_ns FROM identities WHERE provider = $1 AND subject = $2`
@@ -139,7 +141,7 @@ func checkUser(u *ticketview.User) error {
 // userArgs are the columns of qInsUser, and of qUpdUser, for u.
 func userArgs(u *ticketview.User) []any {
 	return []any{u.ID, u.Email, u.EmailVerified, u.Name, u.Phone, string(u.Role), u.Disabled, u.PasswordHash,
-		nsOrNil(u.CreatedAt), nsOrNil(u.UpdatedAt), tsOrNil(u.CreatedAt), tsOrNil(u.UpdatedAt),
+		nsOrNil(u.CreatedAt), nsOrNil(u.UpdatedAt), u.City, int32(u.BirthYear), tsOrNil(u.CreatedAt), tsOrNil(u.UpdatedAt),
 		strings.ToLower(u.Email + "\n" + u.Name)}
 }
 
@@ -148,11 +150,12 @@ func scanUser(row pgx.Row) (*ticketview.User, error) {
 	u := new(ticketview.User)
 	var role string
 	var created, updated *int64
+	var birthYear int32
 	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.Phone, &role, &u.Disabled, &u.PasswordHash,
-		&created, &updated); err != nil {
+		&created, &updated, &u.City, &birthYear); err != nil {
 		return nil, err
 	}
-	u.Role, u.CreatedAt, u.UpdatedAt = ticketview.Role(role), timeOf(created), timeOf(updated)
+	u.Role, u.CreatedAt, u.UpdatedAt, u.BirthYear = ticketview.Role(role), timeOf(created), timeOf(updated), int(birthYear)
 	return u, nil
 }
 

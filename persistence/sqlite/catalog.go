@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ticketview/ticketview"
 )
@@ -96,8 +97,9 @@ func encodeEvent(e *ticketview.Event) (eventRow, error) {
 	}, nil
 }
 
-// CreateEvent stores a new event. It fails with EINVALID when the event does not validate
-// and with ECONFLICT when its id is taken.
+// CreateEvent stores a new event, and its event.created message in the outbox, in one
+// transaction. It fails with EINVALID when the event does not validate and with
+// ECONFLICT when its id is taken.
 func (db *DB) CreateEvent(ctx context.Context, e *ticketview.Event) error {
 	if e == nil {
 		return ticketview.Errorf(ticketview.EINVALID, "no event")
@@ -110,6 +112,7 @@ func (db *DB) CreateEvent(ctx context.Context, e *ticketview.Event) error {
 		return err
 	}
 	id := e.ID
+	msg := []ticketview.Message{ticketview.EventMessage(ticketview.MsgEventCreated, e, nil, time.Now())}
 	return db.do(ctx, "", func(b *batch) error {
 		res, err := b.exec("create event "+id, qInsEvent, id, row.venueID, row.status, row.startsAt, row.name, row.search,
 			row.genre, row.city, row.organizer, row.data)
@@ -121,7 +124,7 @@ func (db *DB) CreateEvent(ctx context.Context, e *ticketview.Event) error {
 		} else if n == 0 {
 			return ticketview.Errorf(ticketview.ECONFLICT, "event %q already exists", id)
 		}
-		return nil
+		return b.addMessages(msg)
 	})
 }
 
@@ -238,8 +241,9 @@ func (db *DB) ListEvents(ctx context.Context, f ticketview.EventFilter) ([]*tick
 	return out, total, nil
 }
 
-// UpdateEvent loads the event, calls fn on it, validates the result and saves it, all in
-// one transaction of the committer. If fn fails, nothing is saved and its error is
+// UpdateEvent loads the event, calls fn on it, validates the result and saves it, with an
+// event.updated message in the outbox when a part of it changed (ticketview.EventChanges),
+// all in one transaction of the committer. If fn fails, nothing is saved and its error is
 // returned as is. fn runs on the committer's goroutine: it must be quick and must not
 // call the store. The event's id cannot change.
 func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Event) error) (*ticketview.Event, error) {
@@ -257,6 +261,7 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Ev
 		if err != nil {
 			return err
 		}
+		before, _ := decodeEvent(id, data) // fn may change e's slices in place
 		if err := callSafely(fn, e, &panicked); err != nil {
 			return err
 		}
@@ -273,6 +278,12 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, fn func(*ticketview.Ev
 		if _, err := b.exec("update event "+id, qUpdEvent, row.venueID, row.status, row.startsAt, row.name, row.search,
 			row.genre, row.city, row.organizer, row.data, id); err != nil {
 			return err
+		}
+		if changed := ticketview.EventChanges(before, e); len(changed) > 0 {
+			msg := ticketview.EventMessage(ticketview.MsgEventUpdated, e, changed, time.Now())
+			if err := b.addMessages([]ticketview.Message{msg}); err != nil {
+				return err
+			}
 		}
 		out = e
 		return nil

@@ -222,6 +222,13 @@ func TestPortsMigrationFromVersion1(t *testing.T) {
 	}
 	db.Close()
 	for _, q := range []string{
+		// 0008_profile.sql: its columns go with the users table (0003)
+		// 0007_analytics.sql
+		`DROP TABLE analytics_counters`, `DROP TABLE analytics_applied`, `DROP TABLE analytics_events`,
+		// 0006_notifications.sql
+		`DROP TABLE reminders`, `DROP TABLE notifications`,
+		// 0005_orders.sql
+		`DROP TABLE consumer_offsets`, `DROP TABLE outbox`, `DROP TABLE orders`,
 		// 0004_bookings.sql
 		`DROP TABLE bookings`, `DROP TABLE holds`,
 		// 0003_accounts.sql

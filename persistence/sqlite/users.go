@@ -27,15 +27,15 @@ const (
 )
 
 const (
-	userCols = `id, email, email_verified, name, phone, role, disabled, password_hash, created_at, updated_at`
+	userCols = `id, email, email_verified, name, phone, role, disabled, password_hash, created_at, updated_at, city, birth_year`
 
 	qUser        = `SELECT ` + userCols + ` FROM users WHERE id = ?`
 	qUserByEmail = `SELECT ` + userCols + ` FROM users WHERE email = ?`
 	qUserTaken   = `SELECT id, email FROM users WHERE id = ? OR email = ? LIMIT 1`
 	qEmailTaken  = `SELECT 1 FROM users WHERE email = ? AND id <> ?`
-	qInsUser     = `INSERT INTO users (` + userCols + `, search) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsUser     = `INSERT INTO users (` + userCols + `, search) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdUser     = `UPDATE users SET email = ?, email_verified = ?, name = ?, phone = ?, role = ?, disabled = ?,
-		password_hash = ?, created_at = ?, updated_at = ?, search = ? WHERE id = ?`
+		password_hash = ?, created_at = ?, updated_at = ?, city = ?, birth_year = ?, search = ? WHERE id = ?`
 
 	qIdentity    = `SELECT provider, subject, user_id, email, created_at FROM identities WHERE provider = ? AND subject = ?`
 	qUserExists  = `SELECT 1 FROM users WHERE id = ?`
@@ -88,7 +88,7 @@ func timeOf(ns sql.NullInt64) time.Time {
 // userArgs are the users columns of u (userCols order, then search).
 func userArgs(u *ticketview.User) []any {
 	return []any{u.ID, u.Email, u.EmailVerified, u.Name, u.Phone, string(u.Role), u.Disabled, u.PasswordHash,
-		nsOrNil(u.CreatedAt), nsOrNil(u.UpdatedAt), strings.ToLower(u.Email + "\n" + u.Name)}
+		nsOrNil(u.CreatedAt), nsOrNil(u.UpdatedAt), u.City, u.BirthYear, strings.ToLower(u.Email + "\n" + u.Name)}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -99,7 +99,7 @@ func scanUser(row scanner) (*ticketview.User, error) {
 	var role string
 	var created, updated sql.NullInt64
 	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.Phone, &role, &u.Disabled, &u.PasswordHash,
-		&created, &updated); err != nil {
+		&created, &updated, &u.City, &u.BirthYear); err != nil {
 		return nil, err
 	}
 	u.Role, u.CreatedAt, u.UpdatedAt = ticketview.Role(role), timeOf(created), timeOf(updated)

@@ -19,9 +19,9 @@ import (
 //
 //   - CreateUser validates (User.Validate: EINVALID, nothing stored) and refuses a taken
 //     id or a taken email with ECONFLICT, leaving what is stored as it was. FindUser and
-//     FindUserByEmail return what was created (times may come back in another location
-//     but must be equal instants; zero stays zero) or ENOTFOUND; FindUserByEmail finds
-//     the address in any case and with surrounding spaces.
+//     FindUserByEmail return what was created, every field (City and BirthYear too; times
+//     may come back in another location but must be equal instants; zero stays zero) or
+//     ENOTFOUND; FindUserByEmail finds the address in any case and with surrounding spaces.
 //   - ListUsers filters by Role (exact; a role that is not one of the three is EINVALID)
 //     and by Text (case-insensitive substring of the email or the name; EINVALID unless
 //     valid UTF-8 without NUL); orders by
@@ -51,6 +51,7 @@ func TestUsers(t *testing.T, open func(t *testing.T) ticketview.UserStore) {
 func SampleUser(id string) *ticketview.User {
 	return &ticketview.User{
 		ID: id, Email: id + "@example.com", EmailVerified: true, Name: "Asha " + id, Phone: "+91 (22) 555-0100",
+		City: "Bengaluru", BirthYear: 1990,
 		Role: ticketview.RoleCustomer, PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA",
 		CreatedAt: BaseTime, UpdatedAt: BaseTime.Add(time.Second),
 	}
@@ -200,6 +201,9 @@ func testUserValidation(t *testing.T, us ticketview.UserStore) {
 		"overlong name":       func(u *ticketview.User) { u.Name = strings.Repeat("n", ticketview.MaxNameLen+1) },
 		"letters in phone":    func(u *ticketview.User) { u.Phone = "call me" },
 		"invalid UTF-8 name":  func(u *ticketview.User) { u.Name = "\xff\xfe" },
+		"overlong city":       func(u *ticketview.User) { u.City = strings.Repeat("c", ticketview.MaxCityLen+1) },
+		"control in city":     func(u *ticketview.User) { u.City = "Pune\n" },
+		"year 10000":          func(u *ticketview.User) { u.BirthYear = 10000 },
 		"created in 3000 AD?": func(u *ticketview.User) { u.CreatedAt = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) },
 	} {
 		bad := SampleUser("u-bad")
@@ -349,6 +353,7 @@ func testUpdateUser(t *testing.T, us ticketview.UserStore) {
 		received = *x
 		x.Name, x.Role, x.EmailVerified, x.Disabled = "Meera Iyer", ticketview.RoleOrganizer, false, true
 		x.Email, x.Phone, x.PasswordHash, x.UpdatedAt = "meera@example.com", "", "", later
+		x.City, x.BirthYear = "Thiruvananthapuram", 1975
 		return nil
 	})
 	if err != nil {
@@ -358,6 +363,7 @@ func testUpdateUser(t *testing.T, us ticketview.UserStore) {
 	want := *u
 	want.Name, want.Role, want.EmailVerified, want.Disabled = "Meera Iyer", ticketview.RoleOrganizer, false, true
 	want.Email, want.Phone, want.PasswordHash, want.UpdatedAt = "meera@example.com", "", "", later
+	want.City, want.BirthYear = "Thiruvananthapuram", 1975
 	sameUser(t, "returned", got, &want)
 	sameUser(t, "stored", mustFindUser(t, us, "u-1"), &want)
 	if found, err := us.FindUserByEmail(ctx, "MEERA@example.com"); err != nil || found.ID != "u-1" {
@@ -398,6 +404,8 @@ func testUpdateUser(t *testing.T, us ticketview.UserStore) {
 		"bad role":         func(x *ticketview.User) { x.Role = "root" },
 		"upper-case email": func(x *ticketview.User) { x.Email = "Meera@Example.com" },
 		"changed id":       func(x *ticketview.User) { x.ID = "u-9" },
+		"overlong city":    func(x *ticketview.User) { x.City = strings.Repeat("c", ticketview.MaxCityLen+1) },
+		"negative year":    func(x *ticketview.User) { x.BirthYear = -1 },
 	} {
 		_, err = us.UpdateUser(ctx, "u-1", func(x *ticketview.User) error { x.Name = "Not saved"; mutate(x); return nil })
 		wantCode(t, "update to an invalid user: "+name, err, ticketview.EINVALID)

@@ -1,0 +1,12 @@
+package sqlite
+
+import (
+	"testing"
+
+	"github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/persistence/storetest"
+)
+
+func TestNotificationStore(t *testing.T) {
+	storetest.TestNotificationStore(t, func(t *testing.T) ticketview.NotificationStore { return openTest(t) })
+}
