@@ -36,10 +36,36 @@ type ProviderList struct {
 	Providers []string `json:"providers"`
 }
 
-// ProfileRequest is the body of PATCH /api/v1/me: the fields to change.
+// ProfileRequest is the body of PATCH /api/v1/me: the fields to change. City (at most
+// 100 characters) and BirthYear (between 120 and 13 years ago) are optional demographics
+// for the organizers' audience reports; "" and 0 clear them.
 type ProfileRequest struct {
-	Name  *string `json:"name,omitempty"`
-	Phone *string `json:"phone,omitempty"`
+	Name      *string `json:"name,omitempty"`
+	Phone     *string `json:"phone,omitempty"`
+	City      *string `json:"city,omitempty"`
+	BirthYear *int    `json:"birth_year,omitempty"`
+}
+
+// apply checks the request's fields and copies them into u.
+func (r *ProfileRequest) apply(u *ticketview.User, now time.Time) error {
+	if r.Name != nil {
+		u.Name = strings.TrimSpace(*r.Name)
+	}
+	if r.Phone != nil {
+		u.Phone = strings.TrimSpace(*r.Phone)
+	}
+	if r.City != nil {
+		u.City = strings.TrimSpace(*r.City)
+	}
+	if r.BirthYear != nil {
+		if *r.BirthYear != 0 {
+			if err := ticketview.CheckBirthYear(*r.BirthYear, now); err != nil {
+				return err
+			}
+		}
+		u.BirthYear = *r.BirthYear
+	}
+	return nil
 }
 
 // PasswordRequest is the body of POST /api/v1/me/password.
@@ -251,13 +277,10 @@ func (s *Server) patchMe(c *fiber.Ctx) error {
 	ctx, cancel := reqCtx(c)
 	defer cancel()
 	u, err := s.cfg.Users.UpdateUser(ctx, id, func(u *ticketview.User) error {
-		if r.Name != nil {
-			u.Name = strings.TrimSpace(*r.Name)
-		}
-		if r.Phone != nil {
-			u.Phone = strings.TrimSpace(*r.Phone)
-		}
 		u.UpdatedAt = s.now()
+		if err := r.apply(u, u.UpdatedAt); err != nil {
+			return err
+		}
 		return u.Validate()
 	})
 	if err != nil {

@@ -32,6 +32,7 @@ type ErrorDetail struct {
 //
 //	invalid_input                                               400 (malformed or semantically invalid alike)
 //	unauthorized                                                401
+//	payment_declined                                            402 (another instrument may succeed)
 //	forbidden, captcha_required (with a challenge)              403
 //	not_found                                                   404
 //	seat_unavailable, insufficient_availability, conflict,
@@ -49,6 +50,8 @@ func statusOf(code string) int {
 		return http.StatusBadRequest
 	case ticketview.EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case ticketview.EPAYMENT:
+		return http.StatusPaymentRequired
 	case ticketview.EFORBIDDEN, ticketview.ECAPTCHA:
 		return http.StatusForbidden
 	case ticketview.ENOTFOUND:

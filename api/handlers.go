@@ -469,6 +469,9 @@ func (s *Server) releaseHold(c *fiber.Ctx) error {
 }
 
 func (s *Server) confirmHold(c *fiber.Ctx) error {
+	if err := s.staffOnlyWithOrders(c, "pay for holds through an order: POST /api/v1/orders"); err != nil {
+		return err
+	}
 	ctx, cancel := reqCtx(c)
 	defer cancel()
 	t, err := s.resolve(ctx, c)
@@ -513,7 +516,23 @@ func (s *Server) findBooking(c *fiber.Ctx, owner string) error {
 }
 
 func (s *Server) cancelBooking(c *fiber.Ctx) error {
+	if err := s.staffOnlyWithOrders(c, "cancel a paid booking through its order: POST /api/v1/orders/{id}/cancel or /refund"); err != nil {
+		return err
+	}
 	return s.cancel(c, buyerOf(c))
+}
+
+// staffOnlyWithOrders keeps the booking routes that bypass payment (a direct sale, a
+// cancellation without refund) to the operator and admins once payments are configured:
+// buyers go through orders.
+func (s *Server) staffOnlyWithOrders(c *fiber.Ctx, msg string) error {
+	if s.cfg.Orders == nil || s.cfg.DirectSales {
+		return nil
+	}
+	if p := principalOf(c); p != nil && (p.Operator || p.is(ticketview.RoleAdmin)) {
+		return nil
+	}
+	return ticketview.Errorf(ticketview.EFORBIDDEN, "%s", msg)
 }
 
 // cancel cancels a booking for its owner, or (owner "") for the event's organizer or an

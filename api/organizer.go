@@ -15,8 +15,10 @@ import (
 
 // EventRequest is the body of POST /api/v1/organizer/events (create) and PATCH
 // /api/v1/organizer/events/:event (the fields to change). Once the event has been
-// published its terms — venue_id, currency, categories (prices, dynamic-pricing floor
-// and ceiling) and buyer_limit — are fixed: the section actors sell on them.
+// published its terms — venue_id, currency, the set of category codes and buyer_limit
+// — are fixed (409); its details, time and each category's name, price, floor and
+// ceiling may still change: new holds take the new prices, earlier holds and sales keep
+// theirs.
 type EventRequest struct {
 	ID          *string                     `json:"id,omitempty"` // create only; made from the name when absent
 	Name        *string                     `json:"name,omitempty"`
@@ -30,10 +32,6 @@ type EventRequest struct {
 	BuyerLimit  *int                        `json:"buyer_limit,omitempty"`
 	SalesStart  *time.Time                  `json:"sales_start,omitempty"`
 	SalesEnd    *time.Time                  `json:"sales_end,omitempty"`
-}
-
-func (r *EventRequest) touchesTerms() bool {
-	return r.VenueID != nil || r.Currency != nil || r.Categories != nil || r.BuyerLimit != nil
 }
 
 // apply copies the request's fields into e.
@@ -232,13 +230,14 @@ func (s *Server) orgPatchEvent(c *fiber.Ctx) error {
 		return err
 	}
 	e, err := s.cfg.Events.UpdateEvent(ctx, c.Params("event"), func(e *ticketview.Event) error {
-		if r.touchesTerms() && e.TermsFixed() {
-			return ticketview.Errorf(ticketview.ECONFLICT, "event %q was published: its venue, currency, categories and buyer limit are fixed", e.ID)
-		}
 		if e.StatusAt(s.now()) == ticketview.EventCancelled || e.StatusAt(s.now()) == ticketview.EventPast {
 			return ticketview.Errorf(ticketview.ECONFLICT, "event %q is %s and cannot change", e.ID, e.StatusAt(s.now()))
 		}
+		before := *e
 		r.apply(e)
+		if err := before.CheckEdit(e); err != nil {
+			return err
+		}
 		if r.VenueID != nil || r.Categories != nil {
 			if err := s.checkTerms(ctx, e); err != nil {
 				return err

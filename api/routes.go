@@ -108,7 +108,7 @@ func (s *Server) coreRoutes() []route {
 			query: append([]param{{"status", "string", "draft, on_sale or cancelled"}, {"organizer", "string", "admins: this organizer's"}}, pageParams...), resp: EventList{}, handler: s.orgListEvents},
 		{method: "POST", path: "/api/v1/organizer/events", access: organizers, tag: tagOrganizer, summary: "Create an event (a draft)", body: EventRequest{}, resp: ticketview.Event{}, status: http.StatusCreated, handler: s.orgCreateEvent},
 		{method: "GET", path: O, access: organizers, tag: tagOrganizer, summary: "One of my events", resp: ticketview.Event{}, handler: s.orgGetEvent},
-		{method: "PATCH", path: O, access: organizers, tag: tagOrganizer, summary: "Edit an event (terms only until first published)", body: EventRequest{}, resp: ticketview.Event{}, handler: s.orgPatchEvent},
+		{method: "PATCH", path: O, access: organizers, tag: tagOrganizer, summary: "Edit an event (after publication: details, time and prices only; changes reach the sections through the event pipeline)", body: EventRequest{}, resp: ticketview.Event{}, handler: s.orgPatchEvent},
 		{method: "POST", path: O + "/publish", access: organizers, tag: tagOrganizer, summary: "Put on sale", resp: ticketview.Event{}, handler: s.orgPublish},
 		{method: "POST", path: O + "/unpublish", access: organizers, tag: tagOrganizer, summary: "Take off sale (back to draft)", resp: ticketview.Event{}, handler: s.orgUnpublish},
 		{method: "POST", path: O + "/cancel", access: organizers, tag: tagOrganizer, summary: "Cancel the event", resp: ticketview.Event{}, handler: s.orgCancel},

@@ -107,6 +107,10 @@ type Config struct {
 	Orders Orders
 	// Reports answers the analytics reports; without it the report routes answer 503.
 	Reports Reports
+	// DirectSales lets customers confirm holds and cancel bookings without an order (the
+	// sandbox provider: development and load tests). Otherwise, with Orders set, only
+	// the operator and admins may.
+	DirectSales bool
 }
 
 // Server serves the API.

@@ -348,7 +348,7 @@ func TestE2EOrganizerAndAdmin(t *testing.T) {
 		t.Fatalf("patched event %+v", patched)
 	}
 	cats := testCategories()
-	cats[1].Price = 1
+	cats[1].Code = "ECO" // prices may change after publication; the category codes may not
 	n.expectErr(o1, "PATCH", O, map[string]any{"categories": cats}, http.StatusConflict, ticketview.ECONFLICT)
 	n.expectErr(o1, "PATCH", O, map[string]any{"currency": "USD"}, http.StatusConflict, ticketview.ECONFLICT)
 	var ge ticketview.Event
@@ -1064,6 +1064,9 @@ func TestE2EMalformedInput(t *testing.T) {
 	for _, op := range doc.operations() {
 		if op.method != "POST" && op.method != "PUT" && op.method != "PATCH" {
 			continue
+		}
+		if strings.Contains(op.path, "/webhooks/") {
+			continue // the provider's own payload, checked by its signature (payments/*)
 		}
 		checked++
 		var c caller

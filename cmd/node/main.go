@@ -43,6 +43,7 @@ import (
 	"github.com/ticketview/ticketview/demo"
 	"github.com/ticketview/ticketview/inmem"
 	"github.com/ticketview/ticketview/internal/cli"
+	"github.com/ticketview/ticketview/internal/commerce"
 	"github.com/ticketview/ticketview/internal/gateway"
 	"github.com/ticketview/ticketview/persistence/journalfile"
 	"github.com/ticketview/ticketview/persistence/mongo"
@@ -58,6 +59,9 @@ const (
 	DBFile     = "ticketview.db"
 	JournalDir = "journal"
 )
+
+// outboxLockKey is the PostgreSQL advisory lock of the outbox relay: one node relays.
+const outboxLockKey = 0x7476_6f75_7462_6f78 // "tvoutbox"
 
 // shutdownTimeout bounds the wait for requests in flight at Close.
 const shutdownTimeout = 10 * time.Second
@@ -95,11 +99,15 @@ type Main struct {
 
 	// Gateway holds the accounts, OAuth2, limits, CAPTCHA and live seat map settings.
 	Gateway gateway.Settings
+	// Commerce holds the payments, Kafka and workers settings.
+	Commerce commerce.Settings
 
 	Logger *zap.Logger
 	Now    func() time.Time
 
 	gw     *gateway.Built
+	com    *commerce.Built
+	outfd  *commerce.OutboxFeeder
 	feed   *inmem.DeltaFeed
 	db     *sqlite.DB
 	jf     *journalfile.Store
@@ -127,7 +135,7 @@ type Main struct {
 // NewMain returns a Main with the defaults (before flags and environment).
 func NewMain() *Main {
 	return &Main{DataDir: "./data", HTTP: ":8080", Journal: "sqlite", Seed: true, MongoDB: "ticketview", RedisPrefix: "tv:", Audit: true, Now: time.Now,
-		Remote: "127.0.0.1:0", PauseLimit: 2 * time.Second, Gateway: gateway.DefaultSettings()}
+		Remote: "127.0.0.1:0", PauseLimit: 2 * time.Second, Gateway: gateway.DefaultSettings(), Commerce: commerce.DefaultSettings()}
 }
 
 // ParseFlags reads the flags in args (without the program name), each defaulting to its
@@ -162,10 +170,14 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.Remote, "remote", cli.EnvOr("TICKETVIEW_REMOTE", m.Remote), "cluster mode: actor remote listen address host:port (env TICKETVIEW_REMOTE)")
 	fs.StringVar(&m.Advertise, "advertise", cli.EnvOr("TICKETVIEW_ADVERTISE", m.Advertise), "cluster mode: host the other members reach this one at (env TICKETVIEW_ADVERTISE)")
 	m.Gateway.Register(fs, secrets)
+	m.Commerce.Register(fs, secrets)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	secrets.Resolve()
+	if err := m.Commerce.Resolve(); err != nil {
+		return err
+	}
 	m.Seeds = cli.SplitList(*seeds)
 	if err := m.Gateway.Validate(m.Gossip != ""); err != nil {
 		return err
@@ -249,6 +261,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.feeder = actors.NewAuditFeeder(st.audit, m.Logger)
 		events = append(events, m.feeder)
 	}
+	if st.msgLog != nil {
+		// The embedded journal writes no section messages: a feeder puts them in the log.
+		m.outfd = commerce.NewOutboxFeeder(st.outbox, m.Logger.Named("outbox"))
+		events = append(events, m.outfd)
+	}
 	// The keeper needs the engine and the engine its publishers: the keeper's source is
 	// bound once the engine exists.
 	var bookings ticketview.BookingService
@@ -309,6 +326,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.gw.Apply(&acfg, gdeps, m.Gateway)
+	if m.Commerce.PublicURL == "" {
+		m.Commerce.PublicURL = m.Gateway.PublicURL
+	}
+	nodeID := "local"
+	if clustered {
+		nodeID = m.Gossip
+	}
+	cdeps := commerce.Deps{Bookings: bookings, Orders: st.orders, Outbox: st.outbox, Log: st.msgLog, Users: st.users, Events: st.events,
+		Notifications: st.notifications, Analytics: st.analytics, Engine: m.engine, NodeID: nodeID, DataDir: dataDir,
+		Logger: m.Logger, Now: m.Now}
+	if m.pg != nil {
+		cdeps.Locker = m.pg.AdvisoryLock(outboxLockKey)
+	}
+	if m.com, err = commerce.Build(ctx, m.Commerce, cdeps); err != nil {
+		return err
+	}
+	acfg.Orders, acfg.Reports, acfg.DirectSales = m.com.Checkout, m.com.Reports, m.com.DirectSales()
 	m.server = api.NewServer(acfg)
 	if m.ln == nil {
 		if m.ln, err = net.Listen("tcp", m.HTTP); err != nil {
@@ -357,6 +391,9 @@ func (m *Main) Close() error {
 		} else if m.ln != nil {
 			errs = append(errs, m.ln.Close())
 		}
+		if m.com != nil {
+			m.com.Close() // the workers and the sweeper use the engine
+		}
 		if m.node != nil {
 			// Leave first: the others take the sections over while these finish.
 			errs = append(errs, m.node.Close(true))
@@ -366,6 +403,9 @@ func (m *Main) Close() error {
 		}
 		if m.keeper != nil {
 			m.keeper.Close()
+		}
+		if m.outfd != nil {
+			m.outfd.Close()
 		}
 		if m.feeder != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

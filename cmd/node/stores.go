@@ -29,6 +29,13 @@ type stores struct {
 	sessions ticketview.SessionStore
 	bookings ticketview.BookingIndex // nil with the file journal: nothing projects it
 
+	// Orders and the event pipeline.
+	orders        ticketview.OrderStore
+	outbox        ticketview.Outbox
+	msgLog        ticketview.MessageLog // embedded: the outbox read as a log (nil with PostgreSQL)
+	notifications ticketview.NotificationStore
+	analytics     ticketview.AnalyticsStore
+
 	journalName, catalogName, contentName string
 }
 
@@ -51,10 +58,12 @@ func (m *Main) openStores(ctx context.Context) (st stores, err error) {
 		}
 		st.journal, st.events, st.venues = m.pg, m.pg, m.pg
 		st.users, st.sessions, st.bookings = m.pg, m.pg, m.pg
+		st.orders, st.outbox, st.notifications, st.analytics = m.pg, m.pg, m.pg, m.pg
 		st.journalName, st.catalogName = "postgres", "postgres"
 	} else {
 		st.events, st.venues, st.catalogName = m.db, m.db, "sqlite"
 		st.users, st.sessions = m.db, m.db
+		st.orders, st.outbox, st.msgLog, st.notifications, st.analytics = m.db, m.db, m.db, m.db, m.db
 		switch m.Journal {
 		case "sqlite":
 			st.journal, st.journalName = m.db, "sqlite"
