@@ -25,6 +25,15 @@ const (
 	OrderPartiallyRefunded OrderStatus = "partially_refunded" // paid, some of its bookings refunded
 )
 
+// Valid reports whether s is one of the order statuses.
+func (s OrderStatus) Valid() bool {
+	switch s {
+	case OrderPending, OrderConfirmed, OrderExpired, OrderCancelled, OrderRefunded, OrderPartiallyRefunded:
+		return true
+	}
+	return false
+}
+
 // Final reports whether no payment can change the order any more (a late payment of a
 // final order is refunded).
 func (s OrderStatus) Final() bool { return s != OrderPending && s != OrderExpired }

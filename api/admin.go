@@ -56,10 +56,7 @@ func (s *Server) adminListUsers(c *fiber.Ctx) error {
 	if len(f.Text) > 200 {
 		return invalid("q is too long")
 	}
-	if f.Offset, err = queryInt(c, "offset", 0, 0, 1_000_000); err != nil {
-		return err
-	}
-	if f.Limit, err = queryInt(c, "limit", defaultLimit, 1, maxListLimit); err != nil {
+	if f.Offset, f.Limit, err = pageOf(c); err != nil {
 		return err
 	}
 	ctx, cancel := reqCtx(c)

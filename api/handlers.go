@@ -144,10 +144,7 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
 		return invalid("to must not be before from")
 	}
-	if f.Offset, err = queryInt(c, "offset", 0, 0, 1_000_000); err != nil {
-		return err
-	}
-	if f.Limit, err = queryInt(c, "limit", defaultLimit, 1, maxListLimit); err != nil {
+	if f.Offset, f.Limit, err = pageOf(c); err != nil {
 		return err
 	}
 	// An on-sale event whose start has passed is past (Event.StatusAt).
@@ -181,6 +178,15 @@ func queryTime(c *fiber.Ctx, name string) (time.Time, error) {
 		return time.Time{}, invalid("%s must be an RFC 3339 time, e.g. 2027-01-31T19:30:00Z", name)
 	}
 	return t, nil
+}
+
+// pageOf reads the offset and limit query parameters of a listing.
+func pageOf(c *fiber.Ctx) (offset, limit int, err error) {
+	if offset, err = queryInt(c, "offset", 0, 0, 1_000_000); err != nil {
+		return 0, 0, err
+	}
+	limit, err = queryInt(c, "limit", defaultLimit, 1, maxListLimit)
+	return offset, limit, err
 }
 
 func queryInt(c *fiber.Ctx, name string, def, min, max int) (int, error) {

@@ -135,16 +135,10 @@ func (s *Server) listOrders(c *fiber.Ctx, f ticketview.OrderFilter) error {
 		return err
 	}
 	f.Status = ticketview.OrderStatus(c.Query("status"))
-	switch f.Status {
-	case "", ticketview.OrderPending, ticketview.OrderConfirmed, ticketview.OrderExpired, ticketview.OrderCancelled,
-		ticketview.OrderRefunded, ticketview.OrderPartiallyRefunded:
-	default:
+	if f.Status != "" && !f.Status.Valid() {
 		return invalid("status: unknown order status %q", f.Status)
 	}
-	if f.Offset, err = queryInt(c, "offset", 0, 0, 1_000_000); err != nil {
-		return err
-	}
-	if f.Limit, err = queryInt(c, "limit", defaultLimit, 1, maxListLimit); err != nil {
+	if f.Offset, f.Limit, err = pageOf(c); err != nil {
 		return err
 	}
 	ctx, cancel := reqCtx(c)

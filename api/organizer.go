@@ -122,10 +122,7 @@ func (s *Server) orgListEvents(c *fiber.Ctx) error {
 		}
 	}
 	var err error
-	if f.Offset, err = queryInt(c, "offset", 0, 0, 1_000_000); err != nil {
-		return err
-	}
-	if f.Limit, err = queryInt(c, "limit", defaultLimit, 1, maxListLimit); err != nil {
+	if f.Offset, f.Limit, err = pageOf(c); err != nil {
 		return err
 	}
 	ctx, cancel := reqCtx(c)
@@ -342,10 +339,7 @@ func (s *Server) listBookings(c *fiber.Ctx, f ticketview.BookingFilter) error {
 	if err != nil {
 		return err
 	}
-	if f.Offset, err = queryInt(c, "offset", 0, 0, 1_000_000); err != nil {
-		return err
-	}
-	if f.Limit, err = queryInt(c, "limit", defaultLimit, 1, maxListLimit); err != nil {
+	if f.Offset, f.Limit, err = pageOf(c); err != nil {
 		return err
 	}
 	ctx, cancel := reqCtx(c)
@@ -404,11 +398,7 @@ type VenueList struct {
 }
 
 func (s *Server) listVenues(c *fiber.Ctx) error {
-	off, err := queryInt(c, "offset", 0, 0, 1_000_000)
-	if err != nil {
-		return err
-	}
-	lim, err := queryInt(c, "limit", defaultLimit, 1, maxListLimit)
+	off, lim, err := pageOf(c)
 	if err != nil {
 		return err
 	}

@@ -357,7 +357,7 @@ func (s *Service) apply(ctx context.Context, id string, ev ticketview.PaymentEve
 		return err
 	}
 	if refund.ID != "" {
-		return s.refund(ctx, o.ID, refund, nil, "")
+		return s.refund(ctx, o.ID, refund, "")
 	}
 	return s.settle(ctx, o)
 }
@@ -376,7 +376,7 @@ func (s *Service) update(ctx context.Context, id string, fn func(*ticketview.Ord
 // any item's seats are gone, the items confirmed are cancelled and the payment refunded.
 func (s *Service) settle(ctx context.Context, o *ticketview.Order) error {
 	pay, ok := o.Paid()
-	if !ok || o.Status == ticketview.OrderConfirmed || o.Status.Final() {
+	if !ok || o.Status.Final() {
 		return nil
 	}
 	bookings := map[string]string{}
@@ -401,7 +401,7 @@ func (s *Service) settle(ctx context.Context, o *ticketview.Order) error {
 			}
 		}
 		r := ticketview.Refund{ID: refundID(o.ID, pay.ID), PaymentID: pay.ID, Amount: pay.Amount, Reason: ticketview.RefundSeatsGone}
-		return s.refund(ctx, o.ID, r, nil, "Your payment arrived after your hold expired and the seats were taken by then: we refunded it in full.")
+		return s.refund(ctx, o.ID, r, "Your payment arrived after your hold expired and the seats were taken by then: we refunded it in full.")
 	}
 	tickets := s.tickets(o, bookings)
 	_, err := s.update(ctx, o.ID, func(o *ticketview.Order) error {
@@ -508,19 +508,19 @@ func (s *Service) Refund(ctx context.Context, buyer, id string, sections []strin
 		rid = strings.Join(picked, "+") // a retry asks the provider with the same key
 	}
 	r := ticketview.Refund{ID: refundID(o.ID, "key", rid), PaymentID: pay.ID, Amount: amount, Sections: picked, Reason: ticketview.RefundRequested}
-	if err := s.refund(ctx, o.ID, r, picked, ""); err != nil {
+	if err := s.refund(ctx, o.ID, r, ""); err != nil {
 		return o, err
 	}
 	return s.cfg.Orders.FindOrder(ctx, o.ID)
 }
 
 // refund asks the provider for a refund and records it (with a note for the buyer).
-func (s *Service) refund(ctx context.Context, id string, r ticketview.Refund, sections []string, note string) error {
+func (s *Service) refund(ctx context.Context, id string, r ticketview.Refund, note string) error {
 	pr, err := s.cfg.Provider.Refund(ctx, r.PaymentID, r.Amount, r.ID)
 	if err != nil {
 		return err
 	}
-	r.ProviderID, r.Sections = pr.ID, sections
+	r.ProviderID = pr.ID
 	_, err = s.update(ctx, id, func(o *ticketview.Order) error {
 		now := s.cfg.Now()
 		if o.Refunded(r, now) && note != "" {

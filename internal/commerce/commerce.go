@@ -150,13 +150,57 @@ type Built struct {
 	Checkout *checkout.Service
 	Reports  *analytics.Reports
 	Provider ticketview.PaymentProvider
-	Notify   *notify.Worker
 
 	relay   *pipeline.Relay
 	sandbox *sandbox.Provider
+	group
+}
+
+// group is what a Built or Workers runs in the background, and what it closes after.
+type group struct {
 	closers []func()
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+}
+
+// start runs each of runs until Close.
+func (g *group) start(runs []func(context.Context) error, log *zap.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	for _, run := range runs {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			if err := run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("a background worker stopped", zap.Error(err))
+			}
+		}()
+	}
+}
+
+// Close stops what runs (what the workers had not committed is delivered again next
+// time), then closes the provider and Kafka.
+func (g *group) Close() {
+	if g.cancel != nil {
+		g.cancel()
+	}
+	g.wg.Wait()
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		g.closers[i]()
+	}
+}
+
+// consumer opens a Kafka consumer (creating the topics if missing), closed with g.
+func (g *group) consumer(ctx context.Context, kc kafka.Config) (*kafka.Consumer, error) {
+	if err := kafka.EnsureTopics(ctx, kc, ticketview.TopicOrders, ticketview.TopicEvents, ticketview.TopicSections); err != nil {
+		return nil, fmt.Errorf("Kafka topics: %w", err)
+	}
+	cons, err := kafka.NewConsumer(kc)
+	if err != nil {
+		return nil, fmt.Errorf("Kafka: %w", err)
+	}
+	g.closers = append(g.closers, func() { _ = cons.Close() })
+	return cons, nil
 }
 
 // Build makes the checkout service and the pipeline; Start runs them.
@@ -190,19 +234,15 @@ func Build(ctx context.Context, s Settings, d Deps) (*Built, error) {
 		var source ticketview.MessageSource
 		if len(s.Kafka) > 0 {
 			kc := kafka.Config{Brokers: s.Kafka, ClientID: "ticketview", Log: d.Logger.Named("kafka")}
-			if err := kafka.EnsureTopics(ctx, kc, ticketview.TopicOrders, ticketview.TopicEvents, ticketview.TopicSections); err != nil {
-				return nil, fmt.Errorf("Kafka topics: %w", err)
+			cons, err := b.consumer(ctx, kc)
+			if err != nil {
+				return b, err
 			}
 			prod, err := kafka.NewProducer(kc)
 			if err != nil {
-				return nil, fmt.Errorf("Kafka: %w", err)
+				return b, fmt.Errorf("Kafka: %w", err)
 			}
 			b.closers = append(b.closers, func() { _ = prod.Close() })
-			cons, err := kafka.NewConsumer(kc)
-			if err != nil {
-				return nil, fmt.Errorf("Kafka: %w", err)
-			}
-			b.closers = append(b.closers, func() { _ = cons.Close() })
 			sink, source = prod, cons
 		} else {
 			mem := pipeline.NewMemoryLog()
@@ -231,56 +271,44 @@ func (b *Built) build(s Settings, d Deps, key ed25519.PrivateKey, source ticketv
 	if d.Analytics != nil {
 		b.Reports = &analytics.Reports{Store: d.Analytics}
 	}
-	var runs []func(context.Context) error
-	runs = append(runs, svc.Run)
+	runs := []func(context.Context) error{svc.Run}
 	if b.relay != nil {
 		runs = append(runs, b.relay.Run)
 	}
+	workers, err := workerRuns(s, d, source)
+	if err != nil {
+		return err
+	}
+	b.start(append(runs, workers...), d.Logger)
+	return nil
+}
+
+// workerRuns makes the workers s.Workers names whose dependencies d has (propagation
+// needs a node's engine).
+func workerRuns(s Settings, d Deps, source ticketview.MessageSource) ([]func(context.Context) error, error) {
+	var runs []func(context.Context) error
 	if slices.Contains(s.Workers, WorkerNotify) && d.Notifications != nil {
 		w, err := newNotify(s, d, source)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		b.Notify = w
 		runs = append(runs, w.Run)
 	}
 	if slices.Contains(s.Workers, WorkerAnalytics) && d.Analytics != nil {
 		w, err := analytics.New(analytics.Config{Source: source, Store: d.Analytics, Log: d.Logger.Named("analytics")})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		runs = append(runs, w.Run)
 	}
 	if slices.Contains(s.Workers, WorkerPropagate) && d.Engine != nil {
 		w, err := propagate.New(propagate.Config{Source: source, Engine: d.Engine, Group: "node-" + d.NodeID, Log: d.Logger.Named("propagate")})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		runs = append(runs, w.Run)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
-	for _, run := range runs {
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			if err := run(ctx); err != nil && ctx.Err() == nil {
-				d.Logger.Error("a background worker stopped", zap.Error(err))
-			}
-		}()
-	}
-	return nil
-}
-
-// Close stops the workers, the relay and the sweeper, then the provider and Kafka.
-func (b *Built) Close() {
-	if b.cancel != nil {
-		b.cancel()
-	}
-	b.wg.Wait()
-	for i := len(b.closers) - 1; i >= 0; i-- {
-		b.closers[i]()
-	}
+	return runs, nil
 }
 
 // ticketKey is the configured Ed25519 seed, or (embedded) one made once and kept in the
@@ -325,12 +353,7 @@ func (b *Built) Sandbox() *sandbox.Provider { return b.sandbox }
 
 // Workers runs the notification and analytics workers on their own (cmd/worker), reading
 // the Kafka topics (or, with no brokers, the embedded log d.Log).
-type Workers struct {
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closers []func()
-	Notify  *notify.Worker
-}
+type Workers struct{ group }
 
 // StartWorkers starts the workers s.Workers names (propagation needs a node's engine:
 // not here).
@@ -341,65 +364,31 @@ func StartWorkers(ctx context.Context, s Settings, d Deps) (*Workers, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	d.Engine = nil
 	w := &Workers{}
 	var source ticketview.MessageSource
 	switch {
 	case len(s.Kafka) > 0:
-		kc := kafka.Config{Brokers: s.Kafka, ClientID: "ticketview-worker", Log: d.Logger.Named("kafka")}
-		if err := kafka.EnsureTopics(ctx, kc, ticketview.TopicOrders, ticketview.TopicEvents, ticketview.TopicSections); err != nil {
-			return nil, fmt.Errorf("Kafka topics: %w", err)
-		}
-		cons, err := kafka.NewConsumer(kc)
+		cons, err := w.consumer(ctx, kafka.Config{Brokers: s.Kafka, ClientID: "ticketview-worker", Log: d.Logger.Named("kafka")})
 		if err != nil {
-			return nil, fmt.Errorf("Kafka: %w", err)
+			return nil, err
 		}
-		w.closers = append(w.closers, func() { _ = cons.Close() })
 		source = cons
 	case d.Log != nil:
 		source = &pipeline.LogSource{Log: d.Log}
 	default:
 		return nil, errors.New("the workers need -kafka (or the embedded database)")
 	}
-	var runs []func(context.Context) error
-	if slices.Contains(s.Workers, WorkerNotify) {
-		n, err := newNotify(s, d, source)
-		if err != nil {
-			return nil, err
-		}
-		w.Notify = n
-		runs = append(runs, n.Run)
+	runs, err := workerRuns(s, d, source)
+	if err == nil && len(runs) == 0 {
+		err = errors.New("no worker to run: -workers notify,analytics")
 	}
-	if slices.Contains(s.Workers, WorkerAnalytics) {
-		a, err := analytics.New(analytics.Config{Source: source, Store: d.Analytics, Log: d.Logger.Named("analytics")})
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, a.Run)
+	if err != nil {
+		w.Close()
+		return nil, err
 	}
-	if len(runs) == 0 {
-		return nil, errors.New("no worker to run: -workers notify,analytics")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	for _, run := range runs {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			if err := run(ctx); err != nil && ctx.Err() == nil {
-				d.Logger.Error("a worker stopped", zap.Error(err))
-			}
-		}()
-	}
+	w.start(runs, d.Logger)
 	return w, nil
-}
-
-// Close stops the workers (what they had not committed is delivered again next time).
-func (w *Workers) Close() {
-	w.cancel()
-	w.wg.Wait()
-	for i := len(w.closers) - 1; i >= 0; i-- {
-		w.closers[i]()
-	}
 }
 
 // newNotify makes the notification worker with the configured channels.

@@ -54,16 +54,6 @@ const (
 		) d ORDER BY pay_by, id LIMIT $2`
 )
 
-// validOrderStatus reports whether s is one of the order statuses.
-func validOrderStatus(s ticketview.OrderStatus) bool {
-	switch s {
-	case ticketview.OrderPending, ticketview.OrderConfirmed, ticketview.OrderExpired, ticketview.OrderCancelled,
-		ticketview.OrderRefunded, ticketview.OrderPartiallyRefunded:
-		return true
-	}
-	return false
-}
-
 // validKeyText reports whether s can be a key of an order or a message: at most
 // maxOrderKeyLen bytes of UTF-8 without NUL.
 func validKeyText(s string) bool { return len(s) <= maxOrderKeyLen && validText(s) }
@@ -79,7 +69,7 @@ func checkOrder(o *ticketview.Order) error {
 	case !validKeyText(o.ID) || !validKeyText(o.Buyer) || !validKeyText(o.Event) || !validKeyText(o.IdemKey) ||
 		!validKeyText(o.Provider) || !validKeyText(o.ProviderOrderID):
 		return ticketview.Errorf(ticketview.EINVALID, "order %q: ids, keys and references must be UTF-8 without NUL, at most %d bytes", o.ID, maxOrderKeyLen)
-	case !validOrderStatus(o.Status):
+	case !o.Status.Valid():
 		return ticketview.Errorf(ticketview.EINVALID, "order %q: unknown status %q", o.ID, o.Status)
 	case !storable(o.PayBy, o.CreatedAt, o.UpdatedAt):
 		return ticketview.Errorf(ticketview.EINVALID, "order %q: times must be between the years 1678 and 2262", o.ID)
@@ -311,7 +301,7 @@ func (db *DB) ListOrders(ctx context.Context, f ticketview.OrderFilter) ([]*tick
 	if !validText(f.Buyer) || !validText(f.Event) {
 		return nil, 0, ticketview.Errorf(ticketview.EINVALID, "order filter text must be UTF-8 without NUL")
 	}
-	if f.Status != "" && !validOrderStatus(f.Status) {
+	if f.Status != "" && !f.Status.Valid() {
 		return nil, 0, ticketview.Errorf(ticketview.EINVALID, "unknown order status %q", f.Status)
 	}
 	if err := db.open(); err != nil {
