@@ -55,6 +55,35 @@ func (s *Server) findEvent(ctx context.Context, id string) (*ticketview.Event, e
 	return e, nil
 }
 
+// cachedEvent is an event as of at most Config.EventCacheTTL ago (see there). The cached
+// event is shared: callers must not change it.
+type cachedEvent struct {
+	e  *ticketview.Event
+	at time.Time
+}
+
+func (s *Server) cachedEvent(ctx context.Context, id string) (*ticketview.Event, error) {
+	ttl := s.cfg.EventCacheTTL
+	if ttl <= 0 {
+		return s.findEvent(ctx, id)
+	}
+	if v, ok := s.events.Load(id); ok {
+		if ce := v.(cachedEvent); time.Since(ce.at) < ttl {
+			return ce.e, nil
+		}
+	}
+	at := time.Now()
+	e, err := s.findEvent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.events.Store(id, cachedEvent{e: e, at: at})
+	return e, nil
+}
+
+// forgetEvent drops the cached event after an edit through this server.
+func (s *Server) forgetEvent(id string) { s.events.Delete(id) }
+
 // visible hides drafts from everyone but their organizer and admins.
 func (s *Server) visible(c *fiber.Ctx, e *ticketview.Event) error {
 	if e.Status != ticketview.EventDraft {
@@ -82,7 +111,7 @@ func (s *Server) publicEvent(ctx context.Context, c *fiber.Ctx, id string) (*tic
 // anything is asked of the engine.
 func (s *Server) resolve(ctx context.Context, c *fiber.Ctx) (target, error) {
 	eventID, sectionID := c.Params("event"), c.Params("section")
-	e, err := s.findEvent(ctx, eventID)
+	e, err := s.cachedEvent(ctx, eventID)
 	if err != nil {
 		return target{}, err
 	}

@@ -161,6 +161,7 @@ func (s *Server) orgCreateEvent(c *fiber.Ctx) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
+	s.forgetEvent(e.ID)
 	if err := s.cfg.Events.CreateEvent(ctx, e); err != nil {
 		return err
 	}
@@ -226,6 +227,7 @@ func (s *Server) orgPatchEvent(c *fiber.Ctx) error {
 	if _, err := s.managedEvent(ctx, c); err != nil {
 		return err
 	}
+	defer s.forgetEvent(c.Params("event"))
 	e, err := s.cfg.Events.UpdateEvent(ctx, c.Params("event"), func(e *ticketview.Event) error {
 		if e.StatusAt(s.now()) == ticketview.EventCancelled || e.StatusAt(s.now()) == ticketview.EventPast {
 			return ticketview.Errorf(ticketview.ECONFLICT, "event %q is %s and cannot change", e.ID, e.StatusAt(s.now()))
@@ -270,6 +272,7 @@ func (s *Server) orgTransition(c *fiber.Ctx, fn func(*ticketview.Event) error) e
 	if _, err := s.managedEvent(ctx, c); err != nil {
 		return err
 	}
+	defer s.forgetEvent(c.Params("event"))
 	e, err := s.cfg.Events.UpdateEvent(ctx, c.Params("event"), fn)
 	if err != nil {
 		return err
@@ -426,9 +429,65 @@ func (s *Server) getVenue(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
+// VenueRequest is the body of POST /api/v1/venues: a venue whose seated sections list
+// their rows, or describe a rectangular block with "grid" (a stadium's 50,000 seats do not
+// fit in a request body as a list).
+type VenueRequest struct {
+	ID       string           `json:"id"`
+	Name     string           `json:"name"`
+	City     string           `json:"city"`
+	Address  string           `json:"address"`
+	Sections []SectionRequest `json:"sections"`
+}
+
+// SectionRequest is a section of a VenueRequest.
+type SectionRequest struct {
+	ticketview.SectionLayout
+	Grid *GridRequest `json:"grid,omitempty"`
+}
+
+// GridRequest describes a seated section as Rows rows of PerRow seats, labelled A-1, A-2,
+// ... (rows nearest the stage first), every seat of the category.
+type GridRequest struct {
+	Rows     int    `json:"rows"`
+	PerRow   int    `json:"per_row"`
+	Category string `json:"category"`
+}
+
+// maxGridSeats bounds one section made from a grid.
+const maxGridSeats = 200_000
+
+// venue expands the request's grids.
+func (r *VenueRequest) venue() (*ticketview.Venue, error) {
+	v := &ticketview.Venue{ID: r.ID, Name: r.Name, City: r.City, Address: r.Address}
+	for _, sr := range r.Sections {
+		sec := sr.SectionLayout
+		if g := sr.Grid; g != nil {
+			switch {
+			case len(sec.Rows) > 0:
+				return nil, invalid("section %q: give rows or a grid, not both", sec.ID)
+			case g.Rows < 1 || g.PerRow < 1:
+				return nil, invalid("section %q: a grid needs rows and per_row of at least 1", sec.ID)
+			case g.Rows*g.PerRow > maxGridSeats || g.Rows > maxGridSeats || g.PerRow > maxGridSeats:
+				return nil, invalid("section %q: a grid may have at most %d seats", sec.ID, maxGridSeats)
+			case strings.TrimSpace(g.Category) == "":
+				return nil, invalid("section %q: a grid needs a category", sec.ID)
+			}
+			cat := strings.TrimSpace(g.Category)
+			sec.Rows = ticketview.GridRows(g.Rows, g.PerRow, func(int) string { return cat })
+		}
+		v.Sections = append(v.Sections, sec)
+	}
+	return v, nil
+}
+
 func (s *Server) createVenue(c *fiber.Ctx) error {
-	var v ticketview.Venue
-	if err := decodeJSON(c.Body(), &v, false); err != nil {
+	var req VenueRequest
+	if err := decodeJSON(c.Body(), &req, false); err != nil {
+		return err
+	}
+	v, err := req.venue()
+	if err != nil {
 		return err
 	}
 	if err := v.Validate(); err != nil {
@@ -436,7 +495,7 @@ func (s *Server) createVenue(c *fiber.Ctx) error {
 	}
 	ctx, cancel := reqCtx(c)
 	defer cancel()
-	if err := s.cfg.Venues.CreateVenue(ctx, &v); err != nil {
+	if err := s.cfg.Venues.CreateVenue(ctx, v); err != nil {
 		return err
 	}
 	c.Location("/api/v1/venues/" + v.ID)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,34 @@ func TestEditPricesAfterPublication(t *testing.T) {
 	}
 	e.ok(req{Method: "POST", Path: O + "/cancel", Admin: admin}, http.StatusOK, nil)
 	e.fails(req{Method: "PATCH", Path: O, Admin: admin, Body: map[string]any{"categories": newCats}}, http.StatusConflict, ticketview.ECONFLICT)
+}
+
+// TestVenueFromGrid: a seated section may be given as a grid (a stadium's seats do not fit
+// in a request body as a list); bad grids are 400 and create nothing.
+func TestVenueFromGrid(t *testing.T) {
+	e := newEnv(t)
+	admin := "Bearer " + adminToken
+	var v ticketview.Venue
+	e.ok(req{Method: "POST", Path: "/api/v1/venues", Admin: admin, Body: map[string]any{"id": "grid-stadium", "name": "Grid Stadium", "city": "Pune",
+		"sections": []map[string]any{
+			{"id": "north", "name": "North", "kind": "seated", "grid": map[string]any{"rows": 250, "per_row": 200, "category": "STD"}},
+			{"id": "field", "name": "Field", "kind": "general_admission", "capacity": 5000, "category": "STD"},
+		}}}, http.StatusCreated, &v)
+	if len(v.Sections) != 2 || len(v.Sections[0].Rows) != 250 || len(v.Sections[0].Rows[249].Seats) != 200 ||
+		v.Sections[0].Rows[0].Seats[0].Label != "A-1" || v.Sections[0].Rows[249].Seats[199].Category != "STD" {
+		t.Fatalf("venue from a grid: %d sections", len(v.Sections))
+	}
+	bad := map[string]map[string]any{
+		"grid and rows": {"id": "s", "name": "S", "kind": "seated", "grid": map[string]any{"rows": 2, "per_row": 2, "category": "A"},
+			"rows": []map[string]any{{"label": "A", "seats": []map[string]any{{"label": "A-1", "number": 1, "category": "A"}}}}},
+		"no rows":     {"id": "s", "name": "S", "kind": "seated", "grid": map[string]any{"rows": 0, "per_row": 2, "category": "A"}},
+		"too big":     {"id": "s", "name": "S", "kind": "seated", "grid": map[string]any{"rows": 1000, "per_row": 1000, "category": "A"}},
+		"no category": {"id": "s", "name": "S", "kind": "seated", "grid": map[string]any{"rows": 2, "per_row": 2}},
+		"unknown key": {"id": "s", "name": "S", "kind": "seated", "grid": map[string]any{"rows": 2, "per_row": 2, "category": "A", "cols": 3}},
+	}
+	for name, sec := range bad {
+		e.fails(req{Method: "POST", Path: "/api/v1/venues", Admin: admin, Body: map[string]any{"id": "bad-" + strings.ReplaceAll(name, " ", "-"),
+			"name": "Bad", "city": "Pune", "sections": []map[string]any{sec}}}, http.StatusBadRequest, ticketview.EINVALID)
+		e.fails(req{Method: "GET", Path: "/api/v1/venues/bad-" + strings.ReplaceAll(name, " ", "-"), Admin: admin}, http.StatusNotFound, ticketview.ENOTFOUND)
+	}
 }

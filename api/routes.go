@@ -122,7 +122,7 @@ func (s *Server) coreRoutes() []route {
 		{method: "POST", path: O + "/sections/:section/unblock", access: organizers, tag: tagOrganizer, summary: "Unblock seats", body: BlockRequest{}, resp: ticketview.Availability{}, handler: s.unblock},
 		{method: "GET", path: O + "/sections/:section/bookings/:booking", access: organizers, tag: tagOrganizer, summary: "Any booking of the event", resp: ticketview.Booking{}, handler: s.orgGetBooking},
 		{method: "POST", path: O + "/sections/:section/bookings/:booking/cancel", access: organizers, tag: tagOrganizer, summary: "Cancel any booking of the event", resp: ticketview.Booking{}, idempotent: true, handler: s.orgCancelBooking},
-		{method: "POST", path: "/api/v1/venues", access: organizers, tag: tagOrganizer, summary: "Create a venue with its sections", body: ticketview.Venue{}, resp: ticketview.Venue{}, status: http.StatusCreated, handler: s.createVenue},
+		{method: "POST", path: "/api/v1/venues", access: organizers, tag: tagOrganizer, summary: "Create a venue with its sections (seated sections: rows of seats, or a grid)", body: VenueRequest{}, resp: ticketview.Venue{}, status: http.StatusCreated, handler: s.createVenue},
 		{method: "PUT", path: "/api/v1/venues/:venue/map", access: admins, tag: tagAdmin, summary: "Set a venue's seat map drawing", body: ticketview.SeatMap{}, resp: ticketview.SeatMap{}, handler: s.putSeatMap},
 
 		// admins

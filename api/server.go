@@ -44,6 +44,8 @@ import (
 const (
 	// BodyLimit is the largest request body accepted; a larger one is answered 413.
 	BodyLimit = 64 << 10
+	// DefaultEventCacheTTL is the binaries' Config.EventCacheTTL.
+	DefaultEventCacheTTL = time.Second
 	// RequestTimeout bounds the time one request may spend in the engine and the stores.
 	RequestTimeout = 15 * time.Second
 
@@ -59,6 +61,11 @@ type Config struct {
 	Bookings ticketview.BookingService
 	Events   ticketview.EventStore
 	Venues   ticketview.VenueStore
+	// EventCacheTTL keeps events read by the buyers' section routes (holds, releases,
+	// confirmations, seat maps) this long instead of reading the catalog on every request;
+	// edits made through this server drop the entry at once, edits made elsewhere (another
+	// gateway) are seen within the TTL. Zero: no cache.
+	EventCacheTTL time.Duration
 	// Optional read-side stores; a route whose store is nil answers 404.
 	Views ticketview.AvailabilityCache // section availability is read here first
 	// CacheMiss is told of a section Views has no view of (optional).
@@ -121,6 +128,7 @@ type Server struct {
 	app *fiber.App
 
 	venues      sync.Map // venue id -> *ticketview.Venue; venues never change once created
+	events      sync.Map // event id -> cachedEvent (Config.EventCacheTTL)
 	userCache   userCache
 	table       []route
 	doc         []byte // the OpenAPI document

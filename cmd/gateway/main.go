@@ -142,7 +142,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	cfg := api.Config{Events: m.pg, Venues: m.pg, Logger: m.Logger.Named("http"), AdminToken: m.AdminToken,
 		Ready: m.readyCheck, Metrics: m.prom.Handler(), ObserveHTTP: m.prom.ObserveHTTP, ClusterStatus: m.clusterStatus,
-		BookingIndex: m.pg}
+		BookingIndex: m.pg, EventCacheTTL: api.DefaultEventCacheTTL}
 	if m.RedisURL != "" {
 		if m.rd, err = redis.Open(ctx, m.RedisURL, redis.Options{Prefix: m.RedisPrefix}); err != nil {
 			return fmt.Errorf("Redis: %w", err)

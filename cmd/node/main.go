@@ -310,7 +310,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Views: views, CacheMiss: miss, SeatMaps: st.seatMaps, Details: st.details, Audit: st.audit,
 		Logger: m.Logger.Named("http"), AdminToken: m.AdminToken, Now: m.Now,
 		Ready: m.readyCheck, Metrics: m.prom.Handler(), ObserveHTTP: m.prom.ObserveHTTP, NodeStatus: m.nodeStatus,
-		BookingIndex: st.bookings,
+		BookingIndex: st.bookings, EventCacheTTL: api.DefaultEventCacheTTL,
 	}
 	var counter ticketview.RateCounter = inmem.NewRateCounter()
 	if m.rd != nil {
