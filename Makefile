@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      := ./...
 BENCHTIME ?= 2s
 
-.PHONY: run run-prod cluster cluster-stop cluster-status proto migrate services build test test-short lint bench bench-domain bench-actors bench-stores bench-cluster fuzz clean
+.PHONY: run run-prod cluster cluster-stop cluster-status proto migrate services build test test-short lint bench bench-full bench-micro bench-domain bench-actors bench-stores bench-cluster fuzz clean
 
 # Everything embedded: needs nothing but Go.
 run:
@@ -57,7 +57,17 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-bench: bench-domain bench-actors bench-stores
+# The flash-sale harness (bench/): TicketView against the PostgreSQL and Redis designs,
+# short version (under 3 minutes); results and plots in bench/results/short.
+bench: services
+	$(GO) run ./bench -short
+
+# The full comparison the README's table comes from (bench/results/latest).
+bench-full: services
+	$(GO) run ./bench
+
+# The go test benchmarks of the domain, the actors and the stores.
+bench-micro: bench-domain bench-actors bench-stores
 
 bench-domain:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) .
