@@ -64,6 +64,7 @@ type Main struct {
 
 	gw     *gateway.Built
 	pg     *postgres.DB
+	venues *inmem.VenueCache // venues of m.pg, cached (they never change)
 	rd     *redis.Client
 	mg     *mongo.Store
 	node   *tvcluster.Node
@@ -140,7 +141,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.pg, err = postgres.Open(ctx, m.PostgresURL, postgres.Options{}); err != nil {
 		return fmt.Errorf("PostgreSQL: %w", err)
 	}
-	cfg := api.Config{Events: m.pg, Venues: m.pg, Logger: m.Logger.Named("http"), AdminToken: m.AdminToken,
+	m.venues = inmem.NewVenueCache(m.pg)
+	cfg := api.Config{Events: m.pg, Venues: m.venues, Logger: m.Logger.Named("http"), AdminToken: m.AdminToken,
 		Ready: m.readyCheck, Metrics: m.prom.Handler(), ObserveHTTP: m.prom.ObserveHTTP, ClusterStatus: m.clusterStatus,
 		BookingIndex: m.pg, EventCacheTTL: api.DefaultEventCacheTTL}
 	if m.RedisURL != "" {
@@ -185,7 +187,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	go m.countChanges(bg)
 	cfg.Bookings = m.node.Client
 	gdeps := gateway.Deps{Users: m.pg, Sessions: m.pg, Counter: inmem.NewRateCounter(), Bookings: m.node.Client,
-		Events: m.pg, Venues: m.pg, Logger: m.Logger, Now: time.Now}
+		Events: m.pg, Venues: m.venues, Logger: m.Logger, Now: time.Now}
 	if m.rd != nil {
 		// Limits and live seat maps across gateways go through Redis; without it each
 		// gateway limits alone and has no live seat maps (the nodes' deltas reach no one).

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	ticketview "github.com/ticketview/ticketview"
+	"github.com/ticketview/ticketview/inmem"
 	"github.com/ticketview/ticketview/persistence/journalfile"
 	"github.com/ticketview/ticketview/persistence/mongo"
 	"github.com/ticketview/ticketview/persistence/postgres"
@@ -75,6 +76,8 @@ func (m *Main) openStores(ctx context.Context) (st stores, err error) {
 			st.journal, st.journalName = m.jf, "file"
 		}
 	}
+	// Venues never change once created; every part of the node reads them through one cache.
+	st.venues = inmem.NewVenueCache(st.venues)
 	if m.MongoURL != "" {
 		if m.mg, err = mongo.Open(ctx, m.MongoURL, m.MongoDB); err != nil {
 			return st, fmt.Errorf("MongoDB: %w", err)
