@@ -196,7 +196,8 @@ func httpRequest(c *fiber.Ctx, ctx context.Context) *http.Request {
 // hijacked connection, then the connection is served until it ends. fasthttp closes the
 // connection when this returns.
 func (h *Hub) serve(conn net.Conn, req *http.Request, event string, initial, known []string) {
-	w := newHijackWriter(conn)
+	cork := &corkConn{Conn: conn}
+	w := newHijackWriter(cork)
 	if !h.enter() {
 		w.fail(http.StatusServiceUnavailable, ticketview.EUNAVAILABLE, "the server is shutting down")
 		return
@@ -215,7 +216,7 @@ func (h *Hub) serve(conn net.Conn, req *http.Request, event string, initial, kno
 		h.log.Debug("upgrade failed", zap.String("remote", req.RemoteAddr), zap.Error(err))
 		return
 	}
-	c := newClient(h, ws, raw, event, known, req.RemoteAddr)
+	c := newClient(h, ws, raw, cork, event, known, req.RemoteAddr)
 	if err := h.attach(c); err != nil {
 		deadline := time.Now().Add(h.grace)
 		_ = ws.SetWriteDeadline(deadline)
