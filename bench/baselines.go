@@ -23,10 +23,11 @@ type baseTarget struct {
 	kind  string
 	proc  *process
 	conns int
+	cfg   baseline.Config // the child's configuration (directConfig derives the in-process one)
 }
 
 func newBaseline(kind, self, dir string, cfg baseline.Config, conns int) *baseTarget {
-	t := &baseTarget{kind: kind, conns: conns}
+	t := &baseTarget{kind: kind, conns: conns, cfg: cfg}
 	t.proc = &process{name: kind, bin: self, logDir: dir, args: func(addr string) []string {
 		return []string{"-serve-baseline", kind, "-baseline-addr", addr, "-postgres", cfg.PostgresURL, "-redis", cfg.RedisURL,
 			"-baseline-schema", cfg.Schema + "_" + kind, "-baseline-prefix", cfg.Prefix, "-baseline-conns", strconv.Itoa(cfg.Conns)}

@@ -15,6 +15,12 @@
 // and started again, then every section is read back and compared with what the target
 // acknowledged: no seat sold twice, nothing over capacity, no acknowledged hold or sale lost.
 // The program exits 1 when a check fails.
+//
+// With -direct (the default) every scenario also has an in-process variant,
+// "<scenario>-direct": the same load against the same designs without the HTTP stack,
+// TicketView's engine and the baselines' stores called by the load generator in this
+// process (see direct.go), each closed and opened again before its check. Results keep
+// the target names, so the report compares them scenario by scenario as over HTTP.
 package main
 
 import (
@@ -61,6 +67,10 @@ type options struct {
 	quiet                  bool
 	logs                   string
 	clusterNodes           int
+	direct                 bool
+	directPeak             float64
+	directScale            int
+	directBuyers           int
 }
 
 func main() {
@@ -71,7 +81,11 @@ func main() {
 	var bcfg baseline.Config
 	flag.StringVar(&targets, "targets", "ticketview,postgres,redis", "targets to measure: ticketview, postgres, redis, and ticketview-cluster (cluster mode through the cluster client, no HTTP)")
 	flag.IntVar(&o.clusterNodes, "cluster-nodes", 1, "ticketview-cluster: node processes")
-	flag.StringVar(&scenarios, "scenarios", "flash-sale,best-available", "scenarios: flash-sale (mixed picks, best-available and GA holds, then sales) and best-available (best-available holds only)")
+	flag.StringVar(&scenarios, "scenarios", "flash-sale,best-available", "scenarios: flash-sale (mixed picks, best-available and GA holds, then sales) and best-available (best-available holds only); a name ending in -direct runs only that scenario's in-process variant")
+	flag.Float64Var(&o.directPeak, "direct-peak", 100000, "the in-process scenarios' peak arrival rate (buyers/s)")
+	flag.IntVar(&o.directBuyers, "direct-max-buyers", 20000, "the in-process scenarios' buyers in flight at most (with think times, in-flight buyers bound the rate a target can be offered)")
+	flag.IntVar(&o.directScale, "direct-scale", 5, "the in-process scenarios' event is this many times larger (rows and GA places)")
+	flag.BoolVar(&o.direct, "direct", true, "also run each scenario in-process, without HTTP, as \"<scenario>-direct\" (TicketView's engine and the baselines' stores called directly)")
 	flag.BoolVar(&short, "short", false, "the short version (make bench): shorter runs, smaller event")
 	flag.StringVar(&o.profile, "profile", "ramp", "arrivals: constant, ramp (rate -> peak) or spike (rate, with peak for a fifth of the time)")
 	flag.Float64Var(&o.rate, "rate", 500, "buyers arriving per second (the ramp's start, the spike's base)")
@@ -152,7 +166,8 @@ func main() {
 	}
 }
 
-// applyShort is make bench's version: under 3 minutes for three targets and two scenarios.
+// applyShort is make bench's version: under 3 minutes for three targets and two scenarios,
+// over HTTP and in-process.
 func applyShort(o *options) {
 	setIfDefault := func(name string, f func()) {
 		set := false
@@ -161,8 +176,10 @@ func applyShort(o *options) {
 			f()
 		}
 	}
-	setIfDefault("duration", func() { o.duration = 15 * time.Second })
-	setIfDefault("best-duration", func() { o.baDuration = 8 * time.Second })
+	setIfDefault("duration", func() { o.duration = 10 * time.Second })
+	setIfDefault("best-duration", func() { o.baDuration = 6 * time.Second })
+	setIfDefault("direct-max-buyers", func() { o.directBuyers = 5000 })
+	setIfDefault("direct-scale", func() { o.directScale = 3 })
 	setIfDefault("rows", func() { o.rows = 40 })
 	setIfDefault("ga", func() { o.gaCapacity = 8000 })
 	setIfDefault("watchers", func() { o.watchers = 100 })
@@ -173,12 +190,62 @@ type scenario struct {
 	name   string
 	layout func(event string) load.Layout
 	config load.Config
+	direct bool // in-process, without HTTP (directTarget)
 }
 
+// scenariosOf builds the scenarios asked for: those over HTTP first, then the in-process
+// variants ("-direct": every scenario's with o.direct, and any asked for by name).
 func scenariosOf(o options) ([]scenario, error) {
+	var overHTTP, inProcess []string
+	for _, name := range o.scenarios {
+		if base, ok := strings.CutSuffix(name, directSuffix); ok {
+			if !slices.Contains(inProcess, base) {
+				inProcess = append(inProcess, base)
+			}
+			continue
+		}
+		if !slices.Contains(overHTTP, name) {
+			overHTTP = append(overHTTP, name)
+		}
+		if o.direct && !slices.Contains(inProcess, name) {
+			inProcess = append(inProcess, name)
+		}
+	}
+	var out []scenario
+	// In-process the targets answer in microseconds: a larger event and a higher peak,
+	// or every target would only follow the arrivals.
+	od := o
+	od.peak = o.directPeak
+	od.maxBuyers = o.directBuyers
+	od.rows *= max(1, o.directScale)
+	od.gaCapacity *= max(1, o.directScale)
+	for i, names := range [][]string{overHTTP, inProcess} {
+		for _, name := range names {
+			opts := o
+			if i == 1 {
+				opts = od
+			}
+			sc, err := scenarioOf(opts, name)
+			if err != nil {
+				return nil, err
+			}
+			if i == 1 {
+				sc.name += directSuffix
+				sc.config.Scenario = sc.name
+				sc.config.Transport = transportInProcess
+				sc.direct = true
+			}
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+// scenarioOf builds one scenario (over HTTP) by name.
+func scenarioOf(o options, name string) (scenario, error) {
 	mix, err := load.ParseMix(o.mix)
 	if err != nil {
-		return nil, err
+		return scenario{}, err
 	}
 	seated := func(event string, n int) load.Layout {
 		l := load.Layout{Event: event}
@@ -187,43 +254,39 @@ func scenariosOf(o options) ([]scenario, error) {
 		}
 		return l
 	}
-	base := load.Config{MaxBuyers: o.maxBuyers, ThinkMin: o.thinkMin, ThinkMax: o.thinkMax, BuyRatio: o.buy,
+	c := load.Config{Scenario: name, MaxBuyers: o.maxBuyers, ThinkMin: o.thinkMin, ThinkMax: o.thinkMax, BuyRatio: o.buy,
 		Retries: o.retries, Checkout: o.checkout, Seed: o.seed, StopAtSellOut: true}
-	var out []scenario
-	for _, name := range o.scenarios {
-		c := base
-		c.Scenario = name
-		switch name {
-		case "flash-sale":
-			c.Mix = mix
-			if o.gaCapacity == 0 {
-				c.Mix.GA = 0
+	var sc scenario
+	switch name {
+	case "flash-sale":
+		c.Mix = mix
+		if o.gaCapacity == 0 {
+			c.Mix.GA = 0
+		}
+		c.Profile = load.Profile{Kind: o.profile, Rate: o.rate, Peak: o.peak, Duration: o.duration}
+		sc = scenario{name: name, config: c, layout: func(event string) load.Layout {
+			l := seated(event, o.sections)
+			if o.gaCapacity > 0 {
+				l.Sections = append(l.Sections, load.SectionLayout{ID: "floor", GA: true, Capacity: o.gaCapacity, Price: 120000})
 			}
-			c.Profile = load.Profile{Kind: o.profile, Rate: o.rate, Peak: o.peak, Duration: o.duration}
-			out = append(out, scenario{name: name, config: c, layout: func(event string) load.Layout {
-				l := seated(event, o.sections)
-				if o.gaCapacity > 0 {
-					l.Sections = append(l.Sections, load.SectionLayout{ID: "floor", GA: true, Capacity: o.gaCapacity, Price: 120000})
-				}
-				return l
-			}})
-		case "best-available":
-			// Best-available only, on one large section: the design question is how the
-			// next best seats are found while every other buyer looks for them too.
-			c.Mix = load.Mix{Best: 1}
-			c.Profile = load.Profile{Kind: o.profile, Rate: o.rate, Peak: o.peak, Duration: o.baDuration}
-			out = append(out, scenario{name: name, config: c, layout: func(event string) load.Layout {
-				// As many seats as the flash sale's seated sections, in one section.
-				return load.Layout{Event: event, Sections: []load.SectionLayout{{ID: "stalls", Rows: o.rows * o.sections, PerRow: o.perRow, Price: 200000}}}
-			}})
-		default:
-			return nil, fmt.Errorf("unknown scenario %q (flash-sale, best-available)", name)
-		}
-		if err := c.Profile.Validate(); err != nil {
-			return nil, err
-		}
+			return l
+		}}
+	case "best-available":
+		// Best-available only, on one large section: the design question is how the
+		// next best seats are found while every other buyer looks for them too.
+		c.Mix = load.Mix{Best: 1}
+		c.Profile = load.Profile{Kind: o.profile, Rate: o.rate, Peak: o.peak, Duration: o.baDuration}
+		sc = scenario{name: name, config: c, layout: func(event string) load.Layout {
+			// As many seats as the flash sale's seated sections, in one section.
+			return load.Layout{Event: event, Sections: []load.SectionLayout{{ID: "stalls", Rows: o.rows * o.sections, PerRow: o.perRow, Price: 200000}}}
+		}}
+	default:
+		return scenario{}, fmt.Errorf("unknown scenario %q (flash-sale, best-available; either with %s)", name, directSuffix)
 	}
-	return out, nil
+	if err := c.Profile.Validate(); err != nil {
+		return scenario{}, err
+	}
+	return sc, nil
 }
 
 func benchmark(ctx context.Context, o options, bcfg baseline.Config, command string) (load.Run, error) {
@@ -288,30 +351,66 @@ func benchmark(ctx context.Context, o options, bcfg baseline.Config, command str
 			progress = lines{os.Stderr}
 		}
 	}
-	for _, t := range ts {
-		run.Targets = append(run.Targets, t.Doc())
-		logf(o, "starting %s ...", t.Name())
-		if err := t.Start(ctx); err != nil {
-			return run, fmt.Errorf("%s: %w", t.Name(), err)
+	var overHTTP, inProcess []int // indexes into scs
+	for i, sc := range scs {
+		if sc.direct {
+			inProcess = append(inProcess, i)
+		} else {
+			overHTTP = append(overHTTP, i)
 		}
-		for i, sc := range scs {
-			res, err := runScenario(ctx, o, t, sc, i, progress)
+	}
+	for _, t := range ts {
+		if len(overHTTP) > 0 {
+			results, err := runOverHTTP(ctx, o, t, scs, overHTTP, progress)
+			run.Targets = append(run.Targets, t.Doc())
+			run.Results = append(run.Results, results...)
 			if err != nil {
-				t.Stop()
-				return run, fmt.Errorf("%s, %s: %w", t.Name(), sc.name, err)
+				return run, err
+			}
+		}
+		if len(inProcess) == 0 {
+			continue
+		}
+		dt, ok := t.(directTarget)
+		if !ok {
+			logf(o, "%s: no in-process variant, skipping the %s scenarios", t.Name(), directSuffix)
+			continue
+		}
+		run.Targets = append(run.Targets, dt.DirectDoc())
+		for _, i := range inProcess {
+			res, err := runDirect(ctx, o, t.Name(), dt, scs[i], i, progress)
+			if err != nil {
+				return run, fmt.Errorf("%s, %s: %w", t.Name(), scs[i].name, err)
 			}
 			run.Results = append(run.Results, res)
 		}
-		if o.keep && t.Name() == "ticketview" {
-			if tv, ok := t.(*tvTarget); ok {
-				fmt.Printf("TicketView left running at %s (operator token %s)\n", tv.proc.url(), tv.token)
-				continue
-			}
-		}
-		t.Stop()
 	}
 	run.Compared = report.Compare(run.Results)
 	return run, nil
+}
+
+// runOverHTTP starts the target, runs the scenarios (indexes into scs) against it and
+// stops it (unless -keep leaves TicketView running).
+func runOverHTTP(ctx context.Context, o options, t target, scs []scenario, which []int, progress io.Writer) ([]load.Result, error) {
+	logf(o, "starting %s ...", t.Name())
+	if err := t.Start(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name(), err)
+	}
+	var out []load.Result
+	for _, i := range which {
+		res, err := runScenario(ctx, o, t, scs[i], i, progress)
+		if err != nil {
+			t.Stop()
+			return out, fmt.Errorf("%s, %s: %w", t.Name(), scs[i].name, err)
+		}
+		out = append(out, res)
+	}
+	if tv, ok := t.(*tvTarget); ok && o.keep {
+		fmt.Printf("TicketView left running at %s (operator token %s)\n", tv.proc.url(), tv.token)
+		return out, nil
+	}
+	t.Stop()
+	return out, nil
 }
 
 func runScenario(ctx context.Context, o options, t target, sc scenario, i int, progress io.Writer) (load.Result, error) {
@@ -350,14 +449,55 @@ func runScenario(ctx context.Context, o options, t target, sc scenario, i int, p
 	restarted := res.Check.Restarted
 	res.Check = ledger.Check(ctx, d, layout, time.Now())
 	res.Check.Restarted = restarted
+	logResult(o, t.Name(), sc.name, res)
+	return res, nil
+}
+
+// runDirect runs an in-process scenario: a fresh instance of the target's design in this
+// process, driven without HTTP, closed and opened again (with -restart) before the check.
+func runDirect(ctx context.Context, o options, name string, t directTarget, sc scenario, i int, progress io.Writer) (res load.Result, err error) {
+	layout := sc.layout(eventID(sc.name, int(time.Now().Unix()%100000)*10+i))
+	inst, err := t.Direct(ctx, layout)
+	if err != nil {
+		return res, fmt.Errorf("in-process setup: %w", err)
+	}
+	defer func() {
+		if cerr := inst.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the in-process %s: %w", name, cerr)
+		}
+	}()
+	cfg := sc.config
+	cfg.Target = name
+	cfg.Layout = layout
+	cfg.Progress = progress
+	logf(o, "%s: %s, %s, %s places in %d sections, in-process", name, sc.name, cfg.Profile, load.Thousands(int64(layout.Places())), len(layout.Sections))
+	res, ledger, err := load.Drive(ctx, cfg, inst.Driver())
+	if err != nil {
+		return res, err
+	}
+	restarted := false
+	if o.restart {
+		logf(o, "%s: closing and reopening the in-process instance before the check ...", name)
+		if err := inst.Restart(ctx); err != nil {
+			return res, fmt.Errorf("restart: %w", err)
+		}
+		restarted = true
+	}
+	res.Check = ledger.Check(ctx, inst.Driver(), layout, time.Now())
+	res.Check.Restarted = restarted
+	logResult(o, name, sc.name, res)
+	return res, nil
+}
+
+// logResult logs a scenario's outcome and its check.
+func logResult(o options, target, scenario string, res load.Result) {
 	verdict := "ok"
 	if !res.Check.OK() {
 		verdict = fmt.Sprintf("FAILED %+v", res.Check)
 	}
 	logf(o, "%s: %s: %s holds (%.0f/s, peak %.0f/s), %s sales, sell-out %.1fs, %s 409s, %s errors; check %s",
-		t.Name(), sc.name, load.Thousands(int64(res.Holds)), res.HoldsPerSec, res.PeakHolds, load.Thousands(int64(res.Sales)),
+		target, scenario, load.Thousands(int64(res.Holds)), res.HoldsPerSec, res.PeakHolds, load.Thousands(int64(res.Sales)),
 		res.SellOut, load.Thousands(int64(res.Conflicts)), load.Thousands(int64(res.Errors)), verdict)
-	return res, nil
 }
 
 // remoteTV is a TicketView someone else started (-url): set up through its API, never

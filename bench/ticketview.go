@@ -19,6 +19,7 @@ import (
 // nor the rate limits are what is measured; -limits off and -captcha off).
 type tvTarget struct {
 	proc    *process
+	dir     string // work directory: the node's data, the direct scenarios' engines
 	token   string
 	journal string
 	conns   int
@@ -27,7 +28,7 @@ type tvTarget struct {
 }
 
 func newTicketView(bin, dir, journal string, conns int, extra []string) *tvTarget {
-	t := &tvTarget{token: "bench-" + randomHex(16), journal: journal, conns: conns, extra: extra}
+	t := &tvTarget{token: "bench-" + randomHex(16), dir: dir, journal: journal, conns: conns, extra: extra}
 	data := filepath.Join(dir, "ticketview-data")
 	t.proc = &process{name: "ticketview", bin: bin, logDir: dir, args: func(addr string) []string {
 		return append([]string{"-data", data, "-http", addr, "-admin-token", t.token, "-seed=false",

@@ -11,21 +11,38 @@ import (
 	"github.com/ticketview/ticketview/bench/load"
 )
 
-// Driver returns a load.Driver whose requests go through the cluster client. Closing it
-// does nothing: Cluster.Close ends the client with the cluster.
-func (c *Cluster) Driver() load.Driver { return &driver{c: c} }
+// Driver returns a load.Driver whose requests go through the cluster client
+// (NewServiceDriver over it). Closing it does nothing: Cluster.Close ends the client with
+// the cluster.
+func (c *Cluster) Driver() load.Driver { return NewServiceDriver(c.client.Client, c.layout.Event) }
 
-// driver is load.Driver over the cluster client: the same operations as the HTTP API,
+// NewServiceDriver returns a load.Driver over any BookingService selling event: the
+// cluster client, or an engine in this process (actors.Engine). Its requests are the
+// buyer API's operations, answered with the status codes the API would give (StatusOf).
+// Closing it does nothing: the service belongs to the caller.
+func NewServiceDriver(svc ticketview.BookingService, event string) load.Driver {
+	return &driver{svc: svc, event: event}
+}
+
+// driver is load.Driver over a BookingService: the same operations as the HTTP API,
 // answered with the status codes the API would give.
-type driver struct{ c *Cluster }
+type driver struct {
+	svc   ticketview.BookingService
+	event string
+}
 
 var _ load.Driver = (*driver)(nil)
 
+func (d *driver) id(section string) ticketview.SectionID {
+	return ticketview.SectionID{Event: d.event, Section: section}
+}
+
 // Hold places a hold for the buyer: the request's seats by label, the best available, or a
-// general-admission quantity. The client gives the hold a random idempotency key.
+// general-admission quantity. No idempotency key is given (the HTTP driver sends none
+// either); the cluster client makes one up for its own retries.
 func (d *driver) Hold(ctx context.Context, buyer, section string, req load.HoldRequest) (load.Hold, load.Status) {
 	cmd := ticketview.HoldCommand{
-		Section:       d.c.id(section),
+		Section:       d.id(section),
 		Owner:         buyer,
 		Seats:         req.Seats,
 		BestAvailable: req.BestAvailable,
@@ -35,7 +52,7 @@ func (d *driver) Hold(ctx context.Context, buyer, section string, req load.HoldR
 	if len(cmd.Seats) > 0 {
 		cmd.Quantity = 0
 	}
-	h, err := d.c.client.Client.Hold(ctx, cmd)
+	h, err := d.svc.Hold(ctx, cmd)
 	if err != nil {
 		return load.Hold{}, StatusOf(err)
 	}
@@ -46,7 +63,7 @@ func (d *driver) Hold(ctx context.Context, buyer, section string, req load.HoldR
 
 // Release releases the buyer's hold.
 func (d *driver) Release(ctx context.Context, buyer, section, token string) load.Status {
-	if err := d.c.client.Client.Release(ctx, d.c.id(section), token, buyer, ""); err != nil {
+	if err := d.svc.Release(ctx, d.id(section), token, buyer, ""); err != nil {
 		return StatusOf(err)
 	}
 	return load.Status{Code: http.StatusNoContent}
@@ -54,7 +71,7 @@ func (d *driver) Release(ctx context.Context, buyer, section, token string) load
 
 // Confirm turns the buyer's hold into a booking, with a payment reference "bench-...".
 func (d *driver) Confirm(ctx context.Context, buyer, section, token string) (load.Booking, load.Status) {
-	b, err := d.c.client.Client.Confirm(ctx, d.c.id(section), token, buyer, "bench-"+randomHex(8), "")
+	b, err := d.svc.Confirm(ctx, d.id(section), token, buyer, "bench-"+randomHex(8), "")
 	if err != nil {
 		return load.Booking{}, StatusOf(err)
 	}
@@ -62,9 +79,10 @@ func (d *driver) Confirm(ctx context.Context, buyer, section, token string) (loa
 		Quantity: b.Quantity, Status: string(b.Status)}, load.Status{Code: http.StatusCreated}
 }
 
-// Section reads the section, with every seat's status, from the grain that owns it.
+// Section reads the section, with every seat's status, from the service (the section's
+// actor or grain).
 func (d *driver) Section(ctx context.Context, section string) (load.Availability, error) {
-	a, err := d.c.client.Client.Availability(ctx, d.c.id(section), true)
+	a, err := d.svc.Availability(ctx, d.id(section), true)
 	if err != nil {
 		return load.Availability{}, err
 	}
@@ -78,7 +96,7 @@ func (d *driver) Section(ctx context.Context, section string) (load.Availability
 	return out, nil
 }
 
-// Close does nothing (see Cluster.Driver).
+// Close does nothing (see NewServiceDriver).
 func (d *driver) Close() error { return nil }
 
 func items(in []ticketview.HoldItem) []load.HoldItem {
