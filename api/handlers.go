@@ -55,8 +55,8 @@ func (s *Server) findEvent(ctx context.Context, id string) (*ticketview.Event, e
 	return e, nil
 }
 
-// cachedEvent is an event as of at most Config.EventCacheTTL ago (see there). The cached
-// event is shared: callers must not change it.
+// cachedEvent is an event as of at most Config.EventCacheTTL ago (see there), or older
+// while the catalog is unavailable. The cached event is shared: callers must not change it.
 type cachedEvent struct {
 	e  *ticketview.Event
 	at time.Time
@@ -67,7 +67,8 @@ func (s *Server) cachedEvent(ctx context.Context, id string) (*ticketview.Event,
 	if ttl <= 0 {
 		return s.findEvent(ctx, id)
 	}
-	if v, ok := s.events.Load(id); ok {
+	v, cached := s.events.Load(id)
+	if cached {
 		if ce := v.(cachedEvent); time.Since(ce.at) < ttl {
 			return ce.e, nil
 		}
@@ -75,6 +76,12 @@ func (s *Server) cachedEvent(ctx context.Context, id string) (*ticketview.Event,
 	at := time.Now()
 	e, err := s.findEvent(ctx, id)
 	if err != nil {
+		// The catalog cannot be read (a database outage): the event as last read serves
+		// until it can; the engine still answers what it can (seat maps from memory; holds
+		// fail where the journal is down).
+		if cached && ticketview.ErrorCode(err) == ticketview.EUNAVAILABLE {
+			return v.(cachedEvent).e, nil
+		}
 		return nil, err
 	}
 	s.events.Store(id, cachedEvent{e: e, at: at})
