@@ -38,8 +38,10 @@ import (
 	"time"
 
 	"github.com/ticketview/ticketview/bench/baseline"
+	"github.com/ticketview/ticketview/bench/clusterdrv"
 	"github.com/ticketview/ticketview/bench/load"
 	"github.com/ticketview/ticketview/bench/report"
+	"github.com/ticketview/ticketview/internal/cli"
 )
 
 type options struct {
@@ -109,8 +111,8 @@ func main() {
 	flag.StringVar(&o.token, "token", os.Getenv("TICKETVIEW_ADMIN_TOKEN"), "operator token of the running TicketView (-url)")
 	flag.StringVar(&o.journal, "journal", "file", "TicketView's section journal: file or sqlite")
 	flag.StringVar(&o.nodeBin, "node-bin", "", "TicketView node binary (default: go build ./cmd/node)")
-	flag.StringVar(&o.postgres, "postgres", envOr("TICKETVIEW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"), "PostgreSQL for the baselines")
-	flag.StringVar(&o.redis, "redis", envOr("TICKETVIEW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for the Redis baseline")
+	flag.StringVar(&o.postgres, "postgres", cli.EnvOr("TICKETVIEW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"), "PostgreSQL for the baselines")
+	flag.StringVar(&o.redis, "redis", cli.EnvOr("TICKETVIEW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for the Redis baseline")
 	flag.BoolVar(&o.restart, "restart", true, "kill (SIGKILL) and restart each target before its check")
 	flag.BoolVar(&o.keep, "keep", false, "leave TicketView running at the end (for k6: bench/k6)")
 	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock)")
@@ -309,6 +311,17 @@ func benchmark(ctx context.Context, o options, bcfg baseline.Config, command str
 	}
 	run.Machine = machine(ctx, o)
 
+	// cmd/node, built once for the targets that run it (unless -node-bin gives it).
+	nodeBin := func() (string, error) {
+		if o.nodeBin == "" {
+			bin, err := clusterdrv.BuildNode(ctx, work, func(f string, a ...any) { logf(o, f, a...) })
+			if err != nil {
+				return "", err
+			}
+			o.nodeBin = bin
+		}
+		return o.nodeBin, nil
+	}
 	var ts []target
 	for _, name := range o.targets {
 		switch name {
@@ -317,21 +330,15 @@ func benchmark(ctx context.Context, o options, bcfg baseline.Config, command str
 				ts = append(ts, &remoteTV{url: o.url, token: o.token, conns: o.maxBuyers})
 				continue
 			}
-			bin := o.nodeBin
-			if bin == "" {
-				logf(o, "building cmd/node ...")
-				if bin, err = build(ctx, "./cmd/node", work); err != nil {
-					return run, err
-				}
+			bin, err := nodeBin()
+			if err != nil {
+				return run, err
 			}
 			ts = append(ts, newTicketView(bin, work, o.journal, o.maxBuyers, nil))
 		case "ticketview-cluster":
-			bin := o.nodeBin
-			if bin == "" {
-				logf(o, "building cmd/node ...")
-				if bin, err = build(ctx, "./cmd/node", work); err != nil {
-					return run, err
-				}
+			bin, err := nodeBin()
+			if err != nil {
+				return run, err
 			}
 			ts = append(ts, &clusterTarget{nodeBin: bin, postgres: o.postgres, nodes: o.clusterNodes, logf: func(f string, a ...any) { logf(o, f, a...) }})
 		case "postgres", "redis":
@@ -547,13 +554,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // lines turns the progress line's carriage returns into new lines when stderr is not a

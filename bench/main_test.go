@@ -19,6 +19,7 @@ import (
 	"github.com/ticketview/ticketview/bench/baseline"
 	"github.com/ticketview/ticketview/bench/load"
 	"github.com/ticketview/ticketview/bench/report"
+	"github.com/ticketview/ticketview/internal/cli"
 )
 
 // TestMain lets the test binary serve a baseline as the harness's child process does
@@ -43,8 +44,8 @@ func TestHarnessEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cmd/node and runs three servers")
 	}
-	pg := envOr("TICKETVIEW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
-	rd := envOr("TICKETVIEW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+	pg := cli.EnvOr("TICKETVIEW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+	rd := cli.EnvOr("TICKETVIEW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 	o := options{
 		targets: []string{"ticketview", "postgres", "redis"}, scenarios: []string{"flash-sale", "best-available"},
 		profile: "constant", rate: 300, peak: 300, duration: 4 * time.Second, baDuration: 2 * time.Second,

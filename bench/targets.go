@@ -165,21 +165,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// build builds a main package of the module into dir.
-func build(ctx context.Context, pkg, dir string) (string, error) {
-	out := filepath.Join(dir, filepath.Base(pkg))
-	root := moduleRoot()
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		return "", fmt.Errorf("building %s needs the TicketView module: run the harness from inside it, or give -node-bin", pkg)
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out, nil
-}
-
 // moduleRoot is the directory of go.mod (the harness runs from anywhere inside the module).
 func moduleRoot() string {
 	out, err := exec.Command("go", "env", "GOMOD").Output()

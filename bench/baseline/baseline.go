@@ -269,6 +269,18 @@ type holdPlan struct {
 	ttl      time.Duration
 }
 
+// section finds a section of the sale (ErrNotFound without a sale or that section).
+func (c *catalog) section(id string) (*section, error) {
+	if c == nil {
+		return nil, notFoundf("no sale is set up")
+	}
+	sec, ok := c.sections[id]
+	if !ok {
+		return nil, notFoundf("no section %q", id)
+	}
+	return sec, nil
+}
+
 // plan validates a hold request against the catalog.
 func (c *catalog) plan(buyer, sectionID string, req load.HoldRequest) (holdPlan, error) {
 	if c == nil {
@@ -277,9 +289,9 @@ func (c *catalog) plan(buyer, sectionID string, req load.HoldRequest) (holdPlan,
 	if err := checkBuyer(buyer); err != nil {
 		return holdPlan{}, err
 	}
-	sec, ok := c.sections[sectionID]
-	if !ok {
-		return holdPlan{}, notFoundf("no section %q", sectionID)
+	sec, err := c.section(sectionID)
+	if err != nil {
+		return holdPlan{}, err
 	}
 	p := holdPlan{sec: sec, ttl: defaultHoldTTL}
 	switch {
@@ -352,9 +364,9 @@ func (c *catalog) checkHoldRef(buyer, sectionID, token string) (*section, error)
 	if err := checkBuyer(buyer); err != nil {
 		return nil, err
 	}
-	sec, ok := c.sections[sectionID]
-	if !ok {
-		return nil, notFoundf("no section %q", sectionID)
+	sec, err := c.section(sectionID)
+	if err != nil {
+		return nil, err
 	}
 	if token == "" || len(token) > 64 {
 		return nil, notFoundf("no hold with that token")

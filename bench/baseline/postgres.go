@@ -405,13 +405,9 @@ func (s *pgStore) Confirm(ctx context.Context, buyer, sectionID, token, paymentR
 // Section reads the section from the tables. A held seat whose hold has expired (and not
 // been swept yet) reads as free: it can be picked.
 func (s *pgStore) Section(ctx context.Context, sectionID string) (load.Availability, error) {
-	c := s.cat.Load()
-	if c == nil {
-		return load.Availability{}, notFoundf("no sale is set up")
-	}
-	sec, ok := c.sections[sectionID]
-	if !ok {
-		return load.Availability{}, notFoundf("no section %q", sectionID)
+	sec, err := s.cat.Load().section(sectionID)
+	if err != nil {
+		return load.Availability{}, err
 	}
 	if sec.GA {
 		a := load.Availability{Section: sectionID}

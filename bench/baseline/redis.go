@@ -382,13 +382,9 @@ func (s *redisStore) Confirm(ctx context.Context, buyer, sectionID, token, payme
 // Section reads every seat's key (MGET in chunks, pipelined), or the general-admission
 // counters (after giving expired holds' places back).
 func (s *redisStore) Section(ctx context.Context, sectionID string) (load.Availability, error) {
-	c := s.cat.Load()
-	if c == nil {
-		return load.Availability{}, notFoundf("no sale is set up")
-	}
-	sec, ok := c.sections[sectionID]
-	if !ok {
-		return load.Availability{}, notFoundf("no section %q", sectionID)
+	sec, err := s.cat.Load().section(sectionID)
+	if err != nil {
+		return load.Availability{}, err
 	}
 	if sec.GA {
 		res, err := gaReadScript.Run(ctx, s.rdb, s.sectionKeys(sectionID)).Int64Slice()

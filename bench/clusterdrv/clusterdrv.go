@@ -142,7 +142,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}()
 	bin := o.NodeBin
 	if bin == "" {
-		if bin, err = buildNode(ctx, c.dir, c.logf); err != nil {
+		if bin, err = BuildNode(ctx, c.dir, c.logf); err != nil {
 			return c, err
 		}
 	}
@@ -195,15 +195,16 @@ func validate(l load.Layout) error {
 	return nil
 }
 
-// buildNode builds cmd/node of the module the working directory is in into dir.
-func buildNode(ctx context.Context, dir string, logf func(string, ...any)) (string, error) {
+// BuildNode builds cmd/node of the module the working directory is in into dir (the
+// harness's targets run it).
+func BuildNode(ctx context.Context, dir string, logf func(string, ...any)) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("clusterdrv: not inside the module, cannot build cmd/node (set Options.NodeBin)")
+		return "", errors.New("not inside the TicketView module, cannot build cmd/node: run from inside it, or give the node binary (-node-bin)")
 	}
 	bin := filepath.Join(dir, "node")
 	logf("clusterdrv: building cmd/node")

@@ -41,19 +41,9 @@ func rate(x float64) string {
 	}
 }
 
-// ms formats milliseconds with 2 to 3 significant digits (whole numbers from 100 up).
-func ms(x float64) string {
-	switch {
-	case math.IsNaN(x) || math.IsInf(x, 0):
-		return "–"
-	case math.Abs(x) >= 100:
-		return count(int(math.Round(x)))
-	case x == 0:
-		return "0"
-	default:
-		return sig3(x)
-	}
-}
+// ms formats milliseconds as rate formats rates: 2 to 3 significant digits, whole
+// numbers from 100 up.
+func ms(x float64) string { return rate(x) }
 
 // times formats a ratio: "3.97×", "120×", "0.25×"; "–" when undefined (0).
 func times(x float64) string {
