@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -81,6 +82,8 @@ func main() {
 	var short bool
 	var serve, serveAddr string
 	var bcfg baseline.Config
+	var cpuprofile string
+	flag.StringVar(&cpuprofile, "cpuprofile", "", "write the harness's own CPU profile here (the load generator's share of the machine)")
 	flag.StringVar(&targets, "targets", "ticketview,postgres,redis", "targets to measure: ticketview, postgres, redis, and ticketview-cluster (cluster mode through the cluster client, no HTTP)")
 	flag.IntVar(&o.clusterNodes, "cluster-nodes", 1, "ticketview-cluster: node processes")
 	flag.StringVar(&scenarios, "scenarios", "flash-sale,best-available", "scenarios: flash-sale (mixed picks, best-available and GA holds, then sales) and best-available (best-available holds only); a name ending in -direct runs only that scenario's in-process variant")
@@ -138,6 +141,16 @@ func main() {
 	}
 	if short {
 		applyShort(&o)
+	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			fail("cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail("cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	o.targets = splitList(targets)
 	o.scenarios = splitList(scenarios)
@@ -438,10 +451,13 @@ func runScenario(ctx context.Context, o options, t target, sc scenario, i int, p
 	if _, ok := t.(*clusterTarget); ok {
 		cfg.Transport = "cluster client"
 	}
+	pids := pidsOf(t)
+	before := sampleCPU(pids)
 	res, ledger, err := load.Drive(ctx, cfg, d)
 	if err != nil {
 		return res, err
 	}
+	res.CPU = cpuUse(before, sampleCPU(pids), res.Requests())
 	if _, remote := t.(*remoteTV); o.restart && !remote {
 		switch err := t.Restart(ctx); {
 		case errors.Is(err, errNoRestart):
@@ -478,10 +494,12 @@ func runDirect(ctx context.Context, o options, name string, t directTarget, sc s
 	cfg.Layout = layout
 	cfg.Progress = progress
 	logf(o, "%s: %s, %s, %s places in %d sections, in-process", name, sc.name, cfg.Profile, load.Thousands(int64(layout.Places())), len(layout.Sections))
+	before := sampleCPU(nil)
 	res, ledger, err := load.Drive(ctx, cfg, inst.Driver())
 	if err != nil {
 		return res, err
 	}
+	res.CPU = cpuUse(before, sampleCPU(nil), res.Requests())
 	restarted := false
 	if o.restart {
 		logf(o, "%s: closing and reopening the in-process instance before the check ...", name)

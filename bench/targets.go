@@ -103,6 +103,14 @@ func (p *process) start(ctx context.Context) error {
 	return waitHealthy(ctx, "http://"+p.addr+"/healthz")
 }
 
+// pids is the running process's id (none when it is not running).
+func (p *process) pids() []int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return nil
+	}
+	return []int{p.cmd.Process.Pid}
+}
+
 func (p *process) url() string { return "http://" + p.addr }
 
 // kill sends SIGKILL to the process group and waits.

@@ -146,6 +146,13 @@ func (t *clusterTarget) Start(context.Context) error            { return nil }
 func (t *clusterTarget) Restart(context.Context) error          { return errNoRestart }
 func (t *clusterTarget) Watchers(load.Layout, int) load.Watcher { return nil }
 
+func (t *clusterTarget) pids() []int {
+	if t.c == nil {
+		return nil
+	}
+	return t.c.PIDs()
+}
+
 func (t *clusterTarget) Stop() {
 	if t.c != nil {
 		_ = t.c.Close()

@@ -470,6 +470,17 @@ func (c *Cluster) Client() *tvcluster.Client { return c.client.Client }
 // Schema is the PostgreSQL schema the nodes use.
 func (c *Cluster) Schema() string { return c.schema }
 
+// PIDs are the node processes' ids (those running).
+func (c *Cluster) PIDs() []int {
+	var out []int
+	for _, p := range c.procs {
+		if p.cmd != nil && p.cmd.Process != nil && !p.exited() {
+			out = append(out, p.cmd.Process.Pid)
+		}
+	}
+	return out
+}
+
 // Close leaves the cluster, kills the node processes (SIGKILL), drops the schema and
 // removes the temporary directory (the built binary, the nodes' data and logs). It may be
 // called more than once.

@@ -98,7 +98,47 @@ type Result struct {
 	Timeline []Second  `json:"timeline"`
 
 	Watchers *WatchStats `json:"watchers,omitempty"`
+	CPU      *CPUUse     `json:"cpu,omitempty"`
 	Check    Check       `json:"check"`
+}
+
+// Requests is how many requests the buyers made (every kind, whatever the answer).
+func (r Result) Requests() int {
+	n := 0
+	for _, o := range r.Ops {
+		n += o.Count
+	}
+	return n
+}
+
+// CPUUse is where the machine's CPU time went while the buyers were served (from the
+// first arrival until the last buyer was done), in CPU seconds over every core. The load
+// generator shares the machine with the target, so on a small machine its share bounds
+// what any target can be offered.
+type CPUUse struct {
+	Wall     float64 `json:"wall_s"`
+	Busy     float64 `json:"busy_s"`    // the whole machine, every core
+	Idle     float64 `json:"idle_s"`    // idle (and waiting for I/O)
+	Harness  float64 `json:"harness_s"` // the harness: load generator and watchers (in-process: the target too)
+	Target   float64 `json:"target_s"`  // the target's server processes (0 in-process, or for a target it did not start)
+	Other    float64 `json:"other_s"`   // the rest: the target's servers (PostgreSQL, Redis), kernel work not charged to a process, anything else running
+	Requests int     `json:"requests"`
+}
+
+// PerRequest is CPU seconds as microseconds per request (0 without requests).
+func (u *CPUUse) PerRequest(seconds float64) float64 {
+	if u == nil || u.Requests == 0 {
+		return 0
+	}
+	return seconds / float64(u.Requests) * 1e6
+}
+
+// Utilization is the busy share of the machine's CPU time (0 to 1).
+func (u *CPUUse) Utilization() float64 {
+	if u == nil || u.Busy+u.Idle <= 0 {
+		return 0
+	}
+	return u.Busy / (u.Busy + u.Idle)
 }
 
 // OpStats are one request kind's counts and latencies (milliseconds).
@@ -168,6 +208,11 @@ type Ratio struct {
 	P99           float64 `json:"p99_ratio"`        // TicketView's hold p99 over the baseline's
 	TicketViewP99 float64 `json:"ticketview_p99_ms"`
 	BaselineP99   float64 `json:"baseline_p99_ms"`
-	Oversold      int     `json:"baseline_oversold"`   // the baseline's SoldTwice + OverCapacity
-	TVOversold    int     `json:"ticketview_oversold"` // TicketView's
+	// Ceiling is the throughput ratio TicketView could reach at most on this machine if its
+	// server and stores used no CPU at all: the baseline's CPU per acknowledged hold (the
+	// whole machine's) over the CPU the load generator alone spent per hold for TicketView.
+	// 0 without CPU accounting. It bounds Throughput where both runs kept the CPUs busy.
+	Ceiling    float64 `json:"ceiling_ratio,omitempty"`
+	Oversold   int     `json:"baseline_oversold"`   // the baseline's SoldTwice + OverCapacity
+	TVOversold int     `json:"ticketview_oversold"` // TicketView's
 }

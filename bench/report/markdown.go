@@ -121,7 +121,15 @@ func scenarioMarkdown(b *strings.Builder, g scenarioGroup, rs []load.Ratio, char
 		}
 	}
 	if len(in) > 0 {
-		w("### TicketView vs baselines\n\n| baseline | throughput ratio | p99 ratio | oversold |\n|---|--:|--:|--:|\n")
+		ceilings := false
+		for _, r := range in {
+			ceilings = ceilings || r.Ceiling > 0
+		}
+		if ceilings {
+			w("### TicketView vs baselines\n\n| baseline | throughput ratio | p99 ratio | oversold | ceiling set by the load generator |\n|---|--:|--:|--:|--:|\n")
+		} else {
+			w("### TicketView vs baselines\n\n| baseline | throughput ratio | p99 ratio | oversold |\n|---|--:|--:|--:|\n")
+		}
 		for _, r := range in {
 			p99 := times(r.P99)
 			if r.P99 > 0 {
@@ -131,9 +139,18 @@ func scenarioMarkdown(b *strings.Builder, g scenarioGroup, rs []load.Ratio, char
 			if r.Oversold > 0 {
 				over = "✘ " + over
 			}
-			w("| %s | %s | %s | %s |\n", mdEscape(r.Baseline), times(r.Throughput), p99, over)
+			if ceilings {
+				w("| %s | %s | %s | %s | %s |\n", mdEscape(r.Baseline), times(r.Throughput), p99, over, times(r.Ceiling))
+			} else {
+				w("| %s | %s | %s | %s |\n", mdEscape(r.Baseline), times(r.Throughput), p99, over)
+			}
 		}
 		w("\n")
+		if ceilings {
+			w("The ceiling is the throughput ratio TicketView could reach at most here if its server and stores used no CPU at all: " +
+				"the baseline's CPU per acknowledged hold (the whole machine's) over the CPU the load generator alone spent per hold driving TicketView " +
+				"(see the CPU table below; it bounds the ratio where both runs kept the CPUs busy).\n\n")
+		}
 	}
 
 	for _, r := range g.results {
@@ -150,6 +167,8 @@ func scenarioMarkdown(b *strings.Builder, g scenarioGroup, rs []load.Ratio, char
 		}
 		w("\n")
 	}
+
+	cpuMarkdown(b, g)
 
 	watched := false
 	for _, r := range g.results {
@@ -193,6 +212,34 @@ func scenarioMarkdown(b *strings.Builder, g scenarioGroup, rs []load.Ratio, char
 	for _, c := range charts.compare {
 		chartMarkdown(b, c)
 	}
+}
+
+// cpuMarkdown is the table of where the machine's CPU went during each target's run.
+func cpuMarkdown(b *strings.Builder, g scenarioGroup) {
+	measured := false
+	for _, r := range g.results {
+		measured = measured || r.CPU != nil
+	}
+	if !measured {
+		return
+	}
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("### CPU per request\n\nMicroseconds of CPU per request (every kind, 409s included) while the buyers were served; " +
+		"the load generator shares the machine with the target. In-process, the harness column holds the target too.\n\n")
+	w("| target | requests | CPUs busy | load generator µs | target process µs | other µs | total µs | per hold µs |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range g.results {
+		u := r.CPU
+		if u == nil {
+			continue
+		}
+		perHold := "–"
+		if r.Holds > 0 {
+			perHold = rate(u.Busy / float64(r.Holds) * 1e6)
+		}
+		w("| %s | %s | %s%% | %s | %s | %s | %s | %s |\n", mdEscape(r.Target), count(u.Requests), rate(u.Utilization()*100),
+			rate(u.PerRequest(u.Harness)), rate(u.PerRequest(u.Target)), rate(u.PerRequest(u.Other)), rate(u.PerRequest(u.Busy)), perHold)
+	}
+	w("\nOther is the rest of the machine: the target's servers (PostgreSQL, Redis), kernel work not charged to a process, anything else running.\n\n")
 }
 
 // orderedOps are the kinds with requests, in load.Ops order (unknown kinds last).
@@ -335,7 +382,11 @@ func Console(run load.Run) string {
 		tw.Flush()
 		for _, r := range rs {
 			if r.Scenario == g.name {
-				fmt.Fprintf(&b, "  vs %s: throughput %s, p99 %s, oversold %s\n", r.Baseline, times(r.Throughput), times(r.P99), count(r.Oversold))
+				fmt.Fprintf(&b, "  vs %s: throughput %s, p99 %s, oversold %s", r.Baseline, times(r.Throughput), times(r.P99), count(r.Oversold))
+				if r.Ceiling > 0 {
+					fmt.Fprintf(&b, " (ceiling set by the load generator: %s)", times(r.Ceiling))
+				}
+				b.WriteString("\n")
 			}
 		}
 	}

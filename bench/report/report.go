@@ -158,10 +158,20 @@ func Compare(results []load.Result) []load.Ratio {
 			if r.TicketViewP99 > 0 && r.BaselineP99 > 0 {
 				r.P99 = r.TicketViewP99 / r.BaselineP99
 			}
+			r.Ceiling = ceiling(tv, b)
 			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// ceiling is Ratio.Ceiling: the baseline's machine-wide CPU per acknowledged hold over
+// the load generator's CPU per hold in TicketView's run (0 when either is unknown).
+func ceiling(tv, b *load.Result) float64 {
+	if tv.CPU == nil || b.CPU == nil || tv.Holds == 0 || b.Holds == 0 || tv.CPU.Harness <= 0 {
+		return 0
+	}
+	return (b.CPU.Busy / float64(b.Holds)) / (tv.CPU.Harness / float64(tv.Holds))
 }
 
 // ratios are the run's ratios: Run.Compared when the harness filled it, else Compare.
