@@ -40,6 +40,15 @@ func TestCeiling(t *testing.T) {
 		}
 	}
 
+	// In-process the harness runs the target too: no ceiling.
+	run.Results[0].Holds = 80000
+	run.Results[0].Scenario.Transport = "in-process"
+	for _, r := range Compare(run.Results) {
+		if r.Ceiling != 0 {
+			t.Fatalf("ceiling %v in-process", r.Ceiling)
+		}
+	}
+
 	run = testRun()
 	run.Results[0].CPU = &load.CPUUse{Wall: 10, Busy: 19, Idle: 1, Harness: 4, Target: 9, Other: 6, Requests: 100000}
 	run.Results[2].CPU = &load.CPUUse{Wall: 10, Busy: 18, Idle: 2, Harness: 5, Target: 6, Other: 7, Requests: 60000}

@@ -166,9 +166,10 @@ func Compare(results []load.Result) []load.Ratio {
 }
 
 // ceiling is Ratio.Ceiling: the baseline's machine-wide CPU per acknowledged hold over
-// the load generator's CPU per hold in TicketView's run (0 when either is unknown).
+// the load generator's CPU per hold in TicketView's run (0 when either is unknown, and
+// in-process, where the harness's CPU is the target's too).
 func ceiling(tv, b *load.Result) float64 {
-	if tv.CPU == nil || b.CPU == nil || tv.Holds == 0 || b.Holds == 0 || tv.CPU.Harness <= 0 {
+	if tv.Scenario.Transport == "in-process" || tv.CPU == nil || b.CPU == nil || tv.Holds == 0 || b.Holds == 0 || tv.CPU.Harness <= 0 {
 		return 0
 	}
 	return (b.CPU.Busy / float64(b.Holds)) / (tv.CPU.Harness / float64(tv.Holds))
