@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -22,11 +21,10 @@ const (
 )
 
 const (
-	qAnalyticsApplied    = `SELECT 1 FROM analytics_applied WHERE msg_id = ?`
-	qInsAnalyticsApplied = `INSERT INTO analytics_applied (msg_id, applied_at) VALUES (?, ?)`
-	qAddAnalyticsCounter = `INSERT INTO analytics_counters (event, hour, dim, value, metric, total) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (event, hour, dim, value, metric) DO UPDATE SET total = total + excluded.total`
-	qPutAnalyticsEvent = `INSERT INTO analytics_events (id, name, organizer, starts_at, currency, status, updated_at)
+	// Inserts nothing when the message was applied before: one statement both checks and
+	// records it. The counters are added by a multi-row upsert (addCounters).
+	qInsAnalyticsApplied = `INSERT INTO analytics_applied (msg_id, applied_at) VALUES (?, ?) ON CONFLICT (msg_id) DO NOTHING`
+	qPutAnalyticsEvent   = `INSERT INTO analytics_events (id, name, organizer, starts_at, currency, status, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, organizer = excluded.organizer,
 			starts_at = excluded.starts_at, currency = excluded.currency, status = excluded.status,
@@ -105,25 +103,23 @@ func (db *DB) AddCounters(ctx context.Context, msgID string, incs []ticketview.I
 	var applied bool
 	err = db.do(ctx, "", func(b *batch) error {
 		applied = false
-		// The committer is the only writer: what it reads here stays true until it writes.
-		s, err := b.c.prepared(qAnalyticsApplied)
+		// A message applied before (in this batch too) has its row: then the insert
+		// changes nothing, and the message nothing more.
+		res, err := b.exec("add counters", qInsAnalyticsApplied, msgID, now)
 		if err != nil {
-			return b.fail(err)
-		}
-		var one int
-		switch err := s.QueryRowContext(bg, msgID).Scan(&one); {
-		case err == nil:
-			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return b.fail(err)
-		}
-		if _, err := b.exec("add counters", qInsAnalyticsApplied, msgID, now); err != nil {
 			return err
 		}
-		for _, in := range incs {
-			if _, err := b.exec("add counters", qAddAnalyticsCounter, in.Event, in.Hour.Unix(), in.Dim, in.Value, in.Metric, in.Delta); err != nil {
-				return err
-			}
+		if n, err := res.RowsAffected(); err != nil {
+			return b.fail(err)
+		} else if n == 0 {
+			return nil
+		}
+		// One upsert row a counter (checkAnalyticsIncrements summed those of the same key).
+		if err := b.execRows("add counters", addCounters, len(incs), func(args []any, i int) []any {
+			in := &incs[i]
+			return append(args, in.Event, in.Hour.Unix(), in.Dim, in.Value, in.Metric, in.Delta)
+		}); err != nil {
+			return err
 		}
 		applied = true
 		return nil

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,12 +12,6 @@ import (
 )
 
 const defaultAuditLimit = 100
-
-const (
-	qInsAudit = `INSERT INTO audit_log (section_id, seq, event, at, owner, data) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (section_id, seq) DO NOTHING`
-	qInsAuditSeat = `INSERT INTO audit_seats (event, seat, section_id, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
-)
 
 // auditRow is an audit entry encoded for the audit_log table.
 type auditRow struct {
@@ -49,25 +45,64 @@ func (db *DB) AppendAudit(ctx context.Context, entries []ticketview.AuditEntry) 
 		rows[i] = auditRow{sectionID: e.Section.String(), event: e.Section.Event, owner: e.Owner,
 			seq: int64(e.Seq), at: e.At.UnixMilli(), seats: e.Seats, data: data}
 	}
-	return db.do(ctx, "", func(b *batch) error {
-		for i := range rows {
-			r := &rows[i]
-			res, err := b.exec("append audit", qInsAudit, r.sectionID, r.seq, r.event, r.at, r.owner, r.data)
-			if err != nil {
-				return err
+	return db.do(ctx, "", func(b *batch) error { return b.addAudit(rows) })
+}
+
+// auditKey is an audit row's primary key.
+type auditKey struct {
+	sectionID string
+	seq       int64
+}
+
+// addAudit writes the audit rows with multi-row INSERTs that skip the keys stored already
+// and report those they stored, then the seats of the rows stored now. A key that comes
+// twice is stored by its first row (rows go in in order, chunks too): the stored key is
+// claimed by the first row that has it, whose seats are added.
+func (b *batch) addAudit(rows []auditRow) error {
+	stored := make(map[auditKey]bool, len(rows))
+	err := b.eachChunk(insAudit, len(rows), func(args []any, i int) []any {
+		r := &rows[i]
+		return append(args, r.sectionID, r.seq, r.event, r.at, r.owner, r.data)
+	}, func(s *sql.Stmt, args []any) error {
+		res, err := s.QueryContext(bg, args...)
+		if err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		defer res.Close()
+		for res.Next() {
+			var k auditKey
+			if err := res.Scan(&k.sectionID, &k.seq); err != nil {
+				return fmt.Errorf("append audit: %w", err)
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return b.fail(err)
-			} else if n == 0 {
-				continue // stored before: its seats are too
-			}
-			for _, s := range r.seats {
-				if _, err := b.exec("append audit", qInsAuditSeat, r.event, s, r.sectionID, r.seq); err != nil {
-					return err
-				}
-			}
+			stored[k] = true
+		}
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("append audit: %w", err)
 		}
 		return nil
+	})
+	if err != nil {
+		return err
+	}
+	type seatRow struct {
+		r    *auditRow
+		seat string
+	}
+	var seats []seatRow
+	for i := range rows {
+		r := &rows[i]
+		k := auditKey{r.sectionID, r.seq}
+		if !stored[k] {
+			continue // stored before (its seats are too), or by an earlier row of this call
+		}
+		delete(stored, k)
+		for _, seat := range r.seats {
+			seats = append(seats, seatRow{r, seat})
+		}
+	}
+	return b.execRows("append audit seats", insAuditSeats, len(seats), func(args []any, i int) []any {
+		s := &seats[i]
+		return append(args, s.r.event, s.seat, s.r.sectionID, s.r.seq)
 	})
 }
 

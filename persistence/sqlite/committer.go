@@ -410,6 +410,12 @@ const (
 	putHolds       // INSERT INTO holds ... VALUES (...), (...) ON CONFLICT ...
 	insBookings    // INSERT INTO bookings ... VALUES (...), (...)
 	cancelBookings // UPDATE bookings ... FROM (VALUES ...)
+
+	// Background writes (execRows, eachChunk).
+	insAudit      // INSERT INTO audit_log ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING ...
+	insAuditSeats // INSERT INTO audit_seats ... VALUES (...), (...) ON CONFLICT DO NOTHING
+	addCounters   // INSERT INTO analytics_counters ... VALUES (...), (...) ON CONFLICT ... total + excluded.total
+	insMessages   // INSERT INTO outbox ... VALUES (...), (...)
 )
 
 type multiKey struct {
@@ -417,6 +423,9 @@ type multiKey struct {
 	rows int
 }
 
+// maxRowsPerStmt is the most rows of a multi-row statement, so that at most 64 statements
+// of each kind are prepared and cached. The background writes' rows have at most 6 values:
+// a statement binds at most 384 variables, far below SQLite's limit.
 const maxRowsPerStmt = 64
 
 func (c *committer) multiStmt(kind multiKind, rows int) (*sql.Stmt, error) {
@@ -433,6 +442,17 @@ func (c *committer) multiStmt(kind multiKind, rows int) (*sql.Stmt, error) {
 	case putSections:
 		q = `INSERT INTO sections (id, epoch, last_seq) VALUES ` + repeat("(?, ?, ?)", rows) + `
 			ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`
+	case insAudit:
+		q = `INSERT INTO audit_log (section_id, seq, event, at, owner, data) VALUES ` + repeat("(?, ?, ?, ?, ?, ?)", rows) + `
+			ON CONFLICT (section_id, seq) DO NOTHING RETURNING section_id, seq`
+	case insAuditSeats:
+		q = `INSERT INTO audit_seats (event, seat, section_id, seq) VALUES ` + repeat("(?, ?, ?, ?)", rows) + `
+			ON CONFLICT DO NOTHING`
+	case addCounters:
+		q = `INSERT INTO analytics_counters (event, hour, dim, value, metric, total) VALUES ` + repeat("(?, ?, ?, ?, ?, ?)", rows) + `
+			ON CONFLICT (event, hour, dim, value, metric) DO UPDATE SET total = total + excluded.total`
+	case insMessages:
+		q = `INSERT INTO outbox (topic, key, value, created_at) VALUES ` + repeat("(?, ?, ?, ?)", rows)
 	default:
 		q = projectionQuery(kind, rows)
 	}
@@ -443,6 +463,40 @@ func (c *committer) multiStmt(kind multiKind, rows int) (*sql.Stmt, error) {
 	c.multi[k] = s
 	c.stmts = append(c.stmts, s)
 	return s, nil
+}
+
+// eachChunk runs the multi-row statement of kind over n rows, a chunk of at most
+// maxRowsPerStmt rows at a time, in order: row appends the values of row i to args, and
+// run executes the chunk's statement with them. A failure fails the batch (b.fail).
+func (b *batch) eachChunk(kind multiKind, n int, row func(args []any, i int) []any, run func(s *sql.Stmt, args []any) error) error {
+	for done := 0; done < n; {
+		k := min(n-done, maxRowsPerStmt)
+		s, err := b.c.multiStmt(kind, k)
+		if err != nil {
+			return b.fail(err)
+		}
+		args := b.args[:0]
+		for i := done; i < done+k; i++ {
+			args = row(args, i)
+		}
+		b.args = args
+		if err := run(s, args); err != nil {
+			return b.fail(err)
+		}
+		done += k
+	}
+	return nil
+}
+
+// execRows writes n rows with the multi-row statement of kind (see eachChunk): a few
+// statements instead of one a row, each of which costs a fixed overhead.
+func (b *batch) execRows(what string, kind multiKind, n int, row func(args []any, i int) []any) error {
+	return b.eachChunk(kind, n, row, func(s *sql.Stmt, args []any) error {
+		if _, err := s.ExecContext(bg, args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	})
 }
 
 func repeat(item string, n int) string {

@@ -31,7 +31,6 @@ const (
 )
 
 const (
-	qInsMessage      = `INSERT INTO outbox (topic, key, value, created_at) VALUES (?, ?, ?, ?)`
 	qPendingMessages = `SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?`
 	qGroupOffset     = `SELECT "offset" FROM consumer_offsets WHERE group_name = ?`
 	qPutGroupOffset  = `INSERT INTO consumer_offsets (group_name, "offset") VALUES (?, ?)
@@ -53,16 +52,14 @@ func checkMessages(msgs []ticketview.Message) error {
 	return nil
 }
 
-// addMessages writes messages to the outbox in the batch's transaction, in order.
+// addMessages writes messages to the outbox in the batch's transaction, in order: the rows
+// of a multi-row INSERT go in in order, so their ids (the offsets) follow msgs.
 func (b *batch) addMessages(msgs []ticketview.Message) error {
 	now := time.Now().UnixNano()
-	for i := range msgs {
+	return b.execRows("write the outbox", insMessages, len(msgs), func(args []any, i int) []any {
 		m := &msgs[i]
-		if _, err := b.exec("write the outbox", qInsMessage, m.Topic, m.Key, string(m.Value), now); err != nil {
-			return err
-		}
-	}
-	return nil
+		return append(args, m.Topic, m.Key, string(m.Value), now)
+	})
 }
 
 // messageLimit is limit with its default and bound.
