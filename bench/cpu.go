@@ -23,6 +23,7 @@ const clockTicks = 100
 type cpuSample struct {
 	at           time.Time
 	busy, idle   float64 // the whole machine (/proc/stat), every CPU
+	steal        float64 // time a virtual machine's CPUs wanted but the hypervisor gave to others
 	self, target float64 // this process; the target's processes
 	ok           bool
 }
@@ -34,11 +35,11 @@ func sampleCPU(pids []int) cpuSample {
 	if err != nil {
 		return s
 	}
-	busy, idle, ok := parseProcStat(b)
+	busy, idle, steal, ok := parseProcStat(b)
 	if !ok {
 		return s
 	}
-	s.busy, s.idle = busy, idle
+	s.busy, s.idle, s.steal = busy, idle, steal
 	if s.self, ok = processCPU("self"); !ok {
 		return s
 	}
@@ -52,25 +53,25 @@ func sampleCPU(pids []int) cpuSample {
 }
 
 // parseProcStat reads the first line of /proc/stat ("cpu user nice system idle iowait
-// irq softirq steal ..."): busy and idle (idle + iowait) seconds over every CPU. Guest
-// time is already counted in user.
-func parseProcStat(b []byte) (busy, idle float64, ok bool) {
+// irq softirq steal ..."): busy, idle (idle + iowait) and stolen seconds over every CPU.
+// Guest time is already counted in user.
+func parseProcStat(b []byte) (busy, idle, steal float64, ok bool) {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := strings.Fields(string(line))
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	var v [8]float64
 	for i := range v {
 		n, err := strconv.ParseUint(f[i+1], 10, 64)
 		if err != nil {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		v[i] = float64(n) / clockTicks
 	}
 	idle = v[3] + v[4]
-	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-	return busy, idle, true
+	busy = v[0] + v[1] + v[2] + v[5] + v[6]
+	return busy, idle, v[7], true
 }
 
 // processCPU is a process's user + system seconds (/proc/<pid>/stat, fields 14 and 15).
@@ -114,6 +115,7 @@ func cpuUse(a, b cpuSample, requests int) *load.CPUUse {
 		Wall:     b.at.Sub(a.at).Seconds(),
 		Busy:     b.busy - a.busy,
 		Idle:     b.idle - a.idle,
+		Steal:    b.steal - a.steal,
 		Harness:  b.self - a.self,
 		Target:   b.target - a.target,
 		Requests: requests,

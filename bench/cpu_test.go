@@ -10,12 +10,12 @@ import (
 func TestParseProcStat(t *testing.T) {
 	// user nice system idle iowait irq softirq steal guest guest_nice, in 1/100 s.
 	b := []byte("cpu  1000 20 300 5000 100 10 40 30 0 0\ncpu0 500 10 150 2500 50 5 20 15 0 0\nintr 1\n")
-	busy, idle, ok := parseProcStat(b)
-	if !ok || !approx(busy, 14) || !approx(idle, 51) {
-		t.Fatalf("parseProcStat = %v, %v, %v; want busy 14 s (user+nice+system+irq+softirq+steal), idle 51 s (idle+iowait)", busy, idle, ok)
+	busy, idle, steal, ok := parseProcStat(b)
+	if !ok || !approx(busy, 13.7) || !approx(idle, 51) || !approx(steal, 0.3) {
+		t.Fatalf("parseProcStat = %v, %v, %v, %v; want busy 13.7 s (user+nice+system+irq+softirq), idle 51 s (idle+iowait), steal 0.3 s", busy, idle, steal, ok)
 	}
 	for _, bad := range []string{"", "intr 1 2 3\n", "cpu 1 2 3\n", "cpu 1 2 3 x 5 6 7 8 9\n"} {
-		if _, _, ok := parseProcStat([]byte(bad)); ok {
+		if _, _, _, ok := parseProcStat([]byte(bad)); ok {
 			t.Errorf("parseProcStat(%q) is ok", bad)
 		}
 	}

@@ -192,9 +192,12 @@ loop:
 			continue
 		case <-tick.C:
 		}
+		// A late tick (a starved goroutine) launches every arrival due by now; the last one
+		// those due by the end, so no scheduled arrival is lost.
 		t := time.Since(start)
-		if t >= cfg.Profile.Duration {
-			break
+		last := t >= cfg.Profile.Duration
+		if last {
+			t = cfg.Profile.Duration
 		}
 		due := int(math.Floor(arr.until(t)))
 		for ; launched < due; launched++ {
@@ -211,6 +214,9 @@ loop:
 				defer e.rec.inFlight.Add(-1)
 				e.buyer(ctx, n)
 			}(seq)
+		}
+		if last {
+			break
 		}
 	}
 	tick.Stop()

@@ -119,6 +119,7 @@ type CPUUse struct {
 	Wall     float64 `json:"wall_s"`
 	Busy     float64 `json:"busy_s"`    // the whole machine, every core
 	Idle     float64 `json:"idle_s"`    // idle (and waiting for I/O)
+	Steal    float64 `json:"steal_s"`   // a virtual machine's CPUs wanted but the hypervisor ran others: a noisy neighbour, not this run's work
 	Harness  float64 `json:"harness_s"` // the harness: load generator and watchers (in-process: the target too)
 	Target   float64 `json:"target_s"`  // the target's server processes (0 in-process, or for a target it did not start)
 	Other    float64 `json:"other_s"`   // the rest: the target's servers (PostgreSQL, Redis), kernel work not charged to a process, anything else running
@@ -135,10 +136,18 @@ func (u *CPUUse) PerRequest(seconds float64) float64 {
 
 // Utilization is the busy share of the machine's CPU time (0 to 1).
 func (u *CPUUse) Utilization() float64 {
-	if u == nil || u.Busy+u.Idle <= 0 {
+	if u == nil || u.Busy+u.Idle+u.Steal <= 0 {
 		return 0
 	}
-	return u.Busy / (u.Busy + u.Idle)
+	return u.Busy / (u.Busy + u.Idle + u.Steal)
+}
+
+// Stolen is the share of the machine's CPU time the hypervisor gave to others (0 to 1).
+func (u *CPUUse) Stolen() float64 {
+	if u == nil || u.Busy+u.Idle+u.Steal <= 0 {
+		return 0
+	}
+	return u.Steal / (u.Busy + u.Idle + u.Steal)
 }
 
 // OpStats are one request kind's counts and latencies (milliseconds).

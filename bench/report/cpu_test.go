@@ -59,8 +59,8 @@ func TestCeiling(t *testing.T) {
 		"| 18× |",
 		"### CPU per request",
 		// 4 s over 100,000 requests is 40 µs; 19 s is 190 µs; 95% busy; 19 s / 80,000 holds.
-		"| ticketview | 100,000 | 95% | 40 | 90 | 60 | 190 | 238 |",
-		"| redis | 60,000 | 90% | 83.3 | 100 | 117 | 300 | 900 |",
+		"| ticketview | 100,000 | 95% | 0% | 40 | 90 | 60 | 190 | 238 |",
+		"| redis | 60,000 | 90% | 0% | 83.3 | 100 | 117 | 300 | 900 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
@@ -81,9 +81,9 @@ func TestCPUUse(t *testing.T) {
 	if u.PerRequest(1) != 0 || u.Utilization() != 0 {
 		t.Fatal("a nil CPUUse is not zero")
 	}
-	u = &load.CPUUse{Busy: 3, Idle: 1, Requests: 1000}
-	if !near(u.PerRequest(0.5), 500) || !near(u.Utilization(), 0.75) {
-		t.Fatalf("PerRequest(0.5) = %v, Utilization = %v; want 500, 0.75", u.PerRequest(0.5), u.Utilization())
+	u = &load.CPUUse{Busy: 3, Idle: 0.5, Steal: 0.5, Requests: 1000}
+	if !near(u.PerRequest(0.5), 500) || !near(u.Utilization(), 0.75) || !near(u.Stolen(), 0.125) {
+		t.Fatalf("PerRequest(0.5) = %v, Utilization = %v, Stolen = %v; want 500, 0.75, 0.125", u.PerRequest(0.5), u.Utilization(), u.Stolen())
 	}
 	if (&load.CPUUse{Busy: 1}).PerRequest(1) != 0 {
 		t.Fatal("PerRequest without requests is not 0")

@@ -226,7 +226,7 @@ func cpuMarkdown(b *strings.Builder, g scenarioGroup) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("### CPU per request\n\nMicroseconds of CPU per request (every kind, 409s included) while the buyers were served; " +
 		"the load generator shares the machine with the target. In-process, the harness column holds the target too.\n\n")
-	w("| target | requests | CPUs busy | load generator µs | target process µs | other µs | total µs | per hold µs |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	w("| target | requests | CPUs busy | stolen | load generator µs | target process µs | other µs | total µs | per hold µs |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range g.results {
 		u := r.CPU
 		if u == nil {
@@ -236,10 +236,11 @@ func cpuMarkdown(b *strings.Builder, g scenarioGroup) {
 		if r.Holds > 0 {
 			perHold = rate(u.Busy / float64(r.Holds) * 1e6)
 		}
-		w("| %s | %s | %s%% | %s | %s | %s | %s | %s |\n", mdEscape(r.Target), count(u.Requests), rate(u.Utilization()*100),
+		w("| %s | %s | %s%% | %s%% | %s | %s | %s | %s | %s |\n", mdEscape(r.Target), count(u.Requests), rate(u.Utilization()*100), rate(u.Stolen()*100),
 			rate(u.PerRequest(u.Harness)), rate(u.PerRequest(u.Target)), rate(u.PerRequest(u.Other)), rate(u.PerRequest(u.Busy)), perHold)
 	}
-	w("\nOther is the rest of the machine: the target's servers (PostgreSQL, Redis), kernel work not charged to a process, anything else running.\n\n")
+	w("\nOther is the rest of the machine: the target's servers (PostgreSQL, Redis), kernel work not charged to a process, anything else running. " +
+		"Stolen is the time this virtual machine's CPUs wanted but the hypervisor gave to others: where it is more than a few percent, the run was slowed by a neighbour and its numbers are noisy.\n\n")
 }
 
 // orderedOps are the kinds with requests, in load.Ops order (unknown kinds last).
