@@ -123,7 +123,7 @@ func Describe(kind string) load.TargetDoc {
 				"Picked seats: one transaction with a conditional UPDATE (free, or held and expired); the rows " +
 				"affected must equal the seats asked, else rollback (409). Best available: SELECT ... ORDER BY rank " +
 				"LIMIT n FOR UPDATE SKIP LOCKED, then UPDATE: the n best-ranked free seats, not guaranteed adjacent " +
-				"(TicketView's best available keeps a party together). General admission: a guarded counter UPDATE " +
+				"(the buyers send allow_split to every design: TicketView keeps a party together whenever a block is free, else splits it). General admission: a guarded counter UPDATE " +
 				"on the section's row. Release and confirm lock the hold's row; a sweeper frees expired holds every second.",
 			Durability: "holds and bookings: PostgreSQL, committed with synchronous_commit on before the answer " +
 				"(an acknowledged hold or sale survives a crash).",

@@ -46,6 +46,7 @@ func (d *driver) Hold(ctx context.Context, buyer, section string, req load.HoldR
 		Owner:         buyer,
 		Seats:         req.Seats,
 		BestAvailable: req.BestAvailable,
+		AllowSplit:    req.AllowSplit,
 		Quantity:      req.Quantity,
 		TTL:           time.Duration(req.TTLSeconds) * time.Second,
 	}

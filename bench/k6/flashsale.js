@@ -342,7 +342,7 @@ export default function (data) {
       break;
     }
     case 'hold_best':
-      h = hold(buyer, kind, pickOne(SEATED).id, { best_available: true, quantity: n });
+      h = hold(buyer, kind, pickOne(SEATED).id, { best_available: true, allow_split: true, quantity: n });
       break;
     default:
       h = hold(buyer, kind, pickOne(GA), { quantity: n });

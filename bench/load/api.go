@@ -39,8 +39,13 @@ const (
 type HoldRequest struct {
 	Seats         []string `json:"seats,omitempty"`
 	BestAvailable bool     `json:"best_available,omitempty"`
-	Quantity      int      `json:"quantity,omitempty"`
-	TTLSeconds    int      `json:"ttl_seconds,omitempty"`
+	// AllowSplit: best available may give seats that are not together when no block of
+	// Quantity adjacent seats is free. The buyers always send it, so that every design
+	// refuses a best-available hold only when fewer than Quantity seats are free: the
+	// baselines never keep a party together; TicketView still does whenever it can.
+	AllowSplit bool `json:"allow_split,omitempty"`
+	Quantity   int  `json:"quantity,omitempty"`
+	TTLSeconds int  `json:"ttl_seconds,omitempty"`
 }
 
 // HoldItem is a held seat, or a quantity of general-admission places.

@@ -376,7 +376,7 @@ func (e *engine) request(rng *rand.Rand, op Op, qty int) (SectionLayout, HoldReq
 	case OpGA:
 		return e.ga[rng.IntN(len(e.ga))], HoldRequest{Quantity: qty}
 	case OpBest:
-		return e.pickSeated(rng), HoldRequest{BestAvailable: true, Quantity: qty}
+		return e.pickSeated(rng), HoldRequest{BestAvailable: true, AllowSplit: true, Quantity: qty}
 	}
 	sec := e.pickSeated(rng)
 	q := min(qty, sec.PerRow)

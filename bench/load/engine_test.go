@@ -742,11 +742,12 @@ func TestRequest(t *testing.T) {
 		t.Errorf("picks by section %v: want about 3:1", bySection)
 	}
 	sec, req := e.request(rng, OpBest, 3)
-	if sec.GA || !req.BestAvailable || req.Quantity != 3 || len(req.Seats) != 0 {
+	// allow_split: every design refuses only when fewer than 3 seats are free.
+	if sec.GA || !req.BestAvailable || !req.AllowSplit || req.Quantity != 3 || len(req.Seats) != 0 {
 		t.Errorf("best: %s %+v", sec.ID, req)
 	}
 	sec, req = e.request(rng, OpGA, 2)
-	if sec.ID != "G" || req.Quantity != 2 || req.BestAvailable || len(req.Seats) != 0 {
+	if sec.ID != "G" || req.Quantity != 2 || req.BestAvailable || req.AllowSplit || len(req.Seats) != 0 {
 		t.Errorf("GA: %s %+v", sec.ID, req)
 	}
 }
