@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,6 +31,15 @@ type LogSource struct {
 	Poll   time.Duration // default 200 ms
 	Batch  int           // the most messages read at once (default 100)
 	Logger *zap.Logger   // default: no logging
+	// Concurrency names the groups whose handler may take the messages of a batch at
+	// once, and how many at a time. Such a handler must be idempotent and indifferent
+	// to order (the analytics worker is: its counters are applied once per message id):
+	// the messages of a batch are handled concurrently, and after a failure the batch goes
+	// on one message at a time from the first message that failed, handling again those
+	// after it that had succeeded. A store that commits in groups (the embedded
+	// default's) then writes a batch in a few transactions instead of one a message.
+	// The offset is committed after the batch, as for the other groups.
+	Concurrency map[string]int
 
 	changed signal
 }
@@ -50,6 +60,7 @@ func (s *LogSource) Consume(ctx context.Context, group string, topics []string, 
 	}
 	return consumeLog(ctx, logConsumer{
 		log: s.Log, group: group, topics: topics, h: h, batch: s.Batch, logger: s.Logger,
+		concurrency: s.Concurrency[group],
 		wait: func(ctx context.Context, woken <-chan struct{}) {
 			t := time.NewTimer(poll)
 			defer t.Stop()
@@ -71,6 +82,9 @@ type logConsumer struct {
 	h      ticketview.MessageHandler
 	batch  int
 	logger *zap.Logger
+	// concurrency > 1: a batch's messages are handled that many at a time first (see
+	// LogSource.Concurrency).
+	concurrency int
 	// woken returns a channel closed when messages are written; wait waits, when the
 	// group has read everything, for it, a poll interval or the end of ctx.
 	woken func() <-chan struct{}
@@ -114,6 +128,11 @@ func consumeLog(ctx context.Context, c logConsumer) error {
 		if len(msgs) == 0 {
 			c.wait(ctx, woken)
 			continue
+		}
+		if c.concurrency > 1 && len(msgs) > 1 {
+			done := handleAll(ctx, c.h, msgs, c.concurrency)
+			after = max(after, lastOffset(msgs[:done]))
+			msgs = msgs[done:]
 		}
 		for _, m := range msgs {
 			if err := c.h(ctx, m); err != nil {
@@ -177,4 +196,34 @@ func (c *logConsumer) fail(ctx context.Context, bo *backoff, op string, err erro
 	d := bo.next()
 	c.logger.Warn(op+" failed; retrying", zap.Error(err), zap.Duration("after", d))
 	sleep(ctx, d)
+}
+
+// handleAll handles msgs at most n at a time and returns how many of them, from the
+// first, succeeded without a failure before them.
+func handleAll(ctx context.Context, h ticketview.MessageHandler, msgs []ticketview.Message, n int) int {
+	failed := make([]bool, len(msgs))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i := range msgs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			failed[i] = h(ctx, msgs[i]) != nil
+		}()
+	}
+	wg.Wait()
+	done := 0
+	for done < len(msgs) && !failed[done] {
+		done++
+	}
+	return done
+}
+
+// lastOffset is the offset of the last message (0 for none).
+func lastOffset(msgs []ticketview.Message) int64 {
+	if len(msgs) == 0 {
+		return 0
+	}
+	return msgs[len(msgs)-1].Offset
 }

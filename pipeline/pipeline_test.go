@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -469,5 +470,104 @@ func TestBadInput(t *testing.T) {
 		if ticketview.ErrorCode(err) != ticketview.EINVALID {
 			t.Errorf("%s: %v, want EINVALID", name, err)
 		}
+	}
+}
+
+// TestLogSourceConcurrency: a group named in Concurrency has a batch's messages handled
+// at once (more than one in the handler at a time); a failure sends the batch on one
+// message at a time from the failed one, handling again those after it, and in the end
+// every message is handled and the offset of the last is committed. Other groups keep
+// their order.
+func TestLogSourceConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	log := pipeline.NewMemoryLog()
+	const n = 40
+	msgs := numbered("t", []string{"k"}, 0, n)
+	if err := log.Publish(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	src := &pipeline.LogSource{Log: log, Poll: 5 * time.Millisecond, Batch: n, Concurrency: map[string]int{"fast": 8}}
+
+	var mu sync.Mutex
+	in, most := 0, 0
+	release := make(chan struct{})
+	r := &recorder{}
+	handle := func(ctx context.Context, m ticketview.Message) error {
+		mu.Lock()
+		in++
+		most = max(most, in)
+		if most >= 2 {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		}
+		mu.Unlock()
+		// Stay in the handler until a second message is in one too (or a while passed,
+		// for the sequential group): shows that handlers overlap.
+		select {
+		case <-release:
+		case <-time.After(50 * time.Millisecond):
+		}
+		mu.Lock()
+		in--
+		mu.Unlock()
+		return r.handle(ctx, m)
+	}
+	r.fail = func(m ticketview.Message, calls int) error {
+		if string(m.Value) == "k/10" && calls == 1 {
+			return errors.New("not yet")
+		}
+		return nil
+	}
+	run(t, func(ctx context.Context) error { return src.Consume(ctx, "fast", []string{"t"}, handle) })
+	testutil.CheckFor(t, wait, func() error {
+		if off, err := log.GroupOffset(ctx, "fast"); err != nil || off != n { // offsets count from 1
+			return fmt.Errorf("committed offset %d, %v", off, err)
+		}
+		return nil
+	})
+	mu.Lock()
+	overlap := most
+	mu.Unlock()
+	if overlap < 2 {
+		t.Fatalf("at most %d message in the handler at once, want several", overlap)
+	}
+	r.mu.Lock()
+	calls := maps.Clone(r.calls)
+	r.mu.Unlock()
+	for i := int64(1); i <= n; i++ {
+		if calls[i] == 0 {
+			t.Fatalf("offset %d never handled (calls %v)", i, calls)
+		}
+	}
+	if calls[11] < 2 { // k/10 is the 11th message: failed once, handled again
+		t.Fatalf("the failed message was handled %d times, want 2", calls[11])
+	}
+
+	// A group not named handles one message at a time, in order.
+	seq := &recorder{}
+	var seqIn, seqMost int
+	var seqMu sync.Mutex
+	run(t, func(ctx context.Context) error {
+		return src.Consume(ctx, "ordered", []string{"t"}, func(ctx context.Context, m ticketview.Message) error {
+			seqMu.Lock()
+			seqIn++
+			seqMost = max(seqMost, seqIn)
+			seqMu.Unlock()
+			defer func() { seqMu.Lock(); seqIn--; seqMu.Unlock() }()
+			return seq.handle(ctx, m)
+		})
+	})
+	seq.waitCount(t, n)
+	if got := seq.values(); !slices.Equal(got, values(msgs)) {
+		t.Fatalf("ordered group handled %v, want %v", got, values(msgs))
+	}
+	seqMu.Lock()
+	defer seqMu.Unlock()
+	if seqMost != 1 {
+		t.Fatalf("ordered group had %d messages in the handler at once", seqMost)
 	}
 }

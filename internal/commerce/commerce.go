@@ -251,7 +251,14 @@ func Build(ctx context.Context, s Settings, d Deps) (*Built, error) {
 		b.relay = pipeline.NewRelay(pipeline.RelayConfig{Outbox: d.Outbox, Sink: sink, Lock: d.Locker, Log: d.Logger.Named("relay")})
 		return b, b.build(s, d, key, source)
 	}
-	return b, b.build(s, d, key, &pipeline.LogSource{Log: d.Log})
+	return b, b.build(s, d, key, logSource(d.Log))
+}
+
+// logSource serves the workers from the embedded message log. The analytics worker's
+// messages are handled many at a time (it applies each once, in any order): the embedded
+// store then writes its counters in a few transactions a batch, not one a message.
+func logSource(log ticketview.MessageLog) *pipeline.LogSource {
+	return &pipeline.LogSource{Log: log, Concurrency: map[string]int{analytics.DefaultGroup: 32}}
 }
 
 func (b *Built) build(s Settings, d Deps, key ed25519.PrivateKey, source ticketview.MessageSource) error {
@@ -375,7 +382,7 @@ func StartWorkers(ctx context.Context, s Settings, d Deps) (*Workers, error) {
 		}
 		source = cons
 	case d.Log != nil:
-		source = &pipeline.LogSource{Log: d.Log}
+		source = logSource(d.Log)
 	default:
 		return nil, errors.New("the workers need -kafka (or the embedded database)")
 	}
