@@ -89,3 +89,22 @@ func TestCPUUse(t *testing.T) {
 		t.Fatal("PerRequest without requests is not 0")
 	}
 }
+
+func TestNoisy(t *testing.T) {
+	run := testRun()
+	if ws := Noisy(run); len(ws) != 0 {
+		t.Fatalf("Noisy without CPU data = %v", ws)
+	}
+	run.Results[1].CPU = &load.CPUUse{Busy: 10, Idle: 5, Steal: 5, Requests: 10}     // 25% stolen
+	run.Results[2].CPU = &load.CPUUse{Busy: 19, Idle: 0.5, Steal: 0.5, Requests: 10} // 2.5%: fine
+	ws := Noisy(run)
+	if len(ws) != 1 || ws[0] != "flash-sale / postgres: 25% of the CPU time stolen" {
+		t.Fatalf("Noisy = %q", ws)
+	}
+	if md := Markdown(run); !strings.Contains(md, "## Noisy runs") || !strings.Contains(md, "- flash-sale / postgres: 25% of the CPU time stolen") {
+		t.Error("the markdown does not warn of the noisy run")
+	}
+	if c := Console(run); !strings.Contains(c, "⚠ flash-sale / postgres: 25% of the CPU time stolen") {
+		t.Errorf("the console does not warn of the noisy run:\n%s", c)
+	}
+}

@@ -67,6 +67,13 @@ func markdown(run load.Run, charts []scenarioCharts) string {
 		scenarioMarkdown(&b, g, rs, charts[i])
 	}
 
+	if ws := Noisy(run); len(ws) > 0 {
+		w("## Noisy runs\n\nThe hypervisor gave part of this virtual machine's CPU time to others during these runs: their numbers are lower than the machine's, and a comparison with them is unfair to the side that was slowed. Run again for the README.\n\n")
+		for _, s := range ws {
+			w("- %s\n", mdEscape(s))
+		}
+		w("\n")
+	}
 	w("## Goals\n\n| | goal | measured |\n|---|---|---|\n")
 	for _, g := range Goals(run) {
 		w("| %s | %s | %s |\n", mark(g.Met), mdEscape(g.Name), mdEscape(g.Measured))
@@ -212,6 +219,22 @@ func scenarioMarkdown(b *strings.Builder, g scenarioGroup, rs []load.Ratio, char
 	for _, c := range charts.compare {
 		chartMarkdown(b, c)
 	}
+}
+
+// NoisyStolen is the share of CPU time stolen by the hypervisor above which a result is
+// called noisy.
+const NoisyStolen = 0.05
+
+// Noisy lists the results during which the hypervisor took more than NoisyStolen of the
+// machine's CPU time.
+func Noisy(run load.Run) []string {
+	var out []string
+	for _, r := range run.Results {
+		if st := r.CPU.Stolen(); st > NoisyStolen {
+			out = append(out, fmt.Sprintf("%s / %s: %s%% of the CPU time stolen", r.Scenario.Name, r.Target, rate(st*100)))
+		}
+	}
+	return out
 }
 
 // cpuMarkdown is the table of where the machine's CPU went during each target's run.
@@ -392,6 +415,12 @@ func Console(run load.Run) string {
 		}
 	}
 
+	if ws := Noisy(run); len(ws) > 0 {
+		b.WriteString("\nnoisy runs (CPU time stolen by the hypervisor: run again)\n")
+		for _, s := range ws {
+			fmt.Fprintf(&b, "  ⚠ %s\n", s)
+		}
+	}
 	b.WriteString("\ngoals\n")
 	for _, g := range Goals(run) {
 		fmt.Fprintf(&b, "  %s %s: %s\n", mark(g.Met), g.Name, g.Measured)
