@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -83,6 +84,14 @@ func TestHarnessEndToEnd(t *testing.T) {
 		if r.SellOut == 0 || r.SoldPlaces != r.Scenario.Places {
 			t.Errorf("%s/%s: sold %d of %d places, sell-out %.1fs", r.Target, r.Scenario.Name, r.SoldPlaces, r.Scenario.Places, r.SellOut)
 		}
+		// The CPU accounting (Linux): every request counted; over HTTP the target's own
+		// process used CPU, in-process there is none apart from the harness. (A process's
+		// time includes what the hypervisor stole while it ran; the machine's busy time
+		// does not.)
+		if u := r.CPU; runtime.GOOS == "linux" && (u == nil || u.Requests != r.Requests() || u.Harness <= 0 || u.Busy+u.Steal+0.05 < u.Harness ||
+			direct != (u.Target == 0)) {
+			t.Errorf("%s/%s: CPU %+v for %d requests", r.Target, r.Scenario.Name, u, r.Requests())
+		}
 		if r.Target == "ticketview" && r.Scenario.Name == "flash-sale" && (r.Watchers == nil || r.Watchers.Connected != 5 || r.Watchers.Messages == 0) {
 			t.Errorf("ticketview watchers: %+v", r.Watchers)
 		}
@@ -95,6 +104,12 @@ func TestHarnessEndToEnd(t *testing.T) {
 	if want := []string{"best-available-direct/postgres", "best-available-direct/redis", "best-available/postgres", "best-available/redis",
 		"flash-sale-direct/postgres", "flash-sale-direct/redis", "flash-sale/postgres", "flash-sale/redis"}; !slices.Equal(compared, want) {
 		t.Errorf("comparisons %v, want %v", compared, want)
+	}
+	for _, c := range run.Compared {
+		// The load generator's ceiling over HTTP (Linux), none in-process.
+		if direct := strings.HasSuffix(c.Scenario, directSuffix); runtime.GOOS == "linux" && direct != (c.Ceiling == 0) {
+			t.Errorf("%s/%s: ceiling %v", c.Scenario, c.Baseline, c.Ceiling)
+		}
 	}
 	if len(run.Targets) != 6 || run.Machine.CPUs == 0 {
 		t.Errorf("targets %+v, machine %+v", run.Targets, run.Machine)

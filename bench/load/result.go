@@ -114,7 +114,8 @@ func (r Result) Requests() int {
 // CPUUse is where the machine's CPU time went while the buyers were served (from the
 // first arrival until the last buyer was done), in CPU seconds over every core. The load
 // generator shares the machine with the target, so on a small machine its share bounds
-// what any target can be offered.
+// what any target can be offered. A process's time (Harness, Target) includes what the
+// hypervisor stole while it ran; Busy does not: with much Steal, they do not add up.
 type CPUUse struct {
 	Wall     float64 `json:"wall_s"`
 	Busy     float64 `json:"busy_s"`    // the whole machine, every core

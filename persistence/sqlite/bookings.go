@@ -490,23 +490,7 @@ func (b *batch) flushProjection() error {
 // writeRows runs a multi-row statement of the kind over n rows, a chunk at a time; row
 // appends the arguments of row i.
 func (b *batch) writeRows(kind multiKind, n int, row func(i int, args []any) []any) error {
-	for done := 0; done < n; {
-		m := min(n-done, maxRowsPerStmt)
-		stmt, err := b.c.multiStmt(kind, m)
-		if err != nil {
-			return b.fail(err)
-		}
-		args := b.args[:0]
-		for i := done; i < done+m; i++ {
-			args = row(i, args)
-		}
-		b.args = args
-		if _, err := stmt.ExecContext(bg, args...); err != nil {
-			return b.fail(fmt.Errorf("write the booking index: %w", err))
-		}
-		done += m
-	}
-	return nil
+	return b.execRows("write the booking index", kind, n, func(args []any, i int) []any { return row(i, args) })
 }
 
 // projectionQuery is the text of a multi-row statement of the booking index.
