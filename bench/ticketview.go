@@ -125,8 +125,8 @@ func sectionIDs(l load.Layout) []string {
 
 // clusterTarget is TicketView in cluster mode driven through the cluster client directly
 // (what the gateway uses), without HTTP: node processes against PostgreSQL
-// (bench/clusterdrv), a new cluster for each scenario. It is not restarted before the
-// check (the cluster tests in internal/clustertest kill members under load).
+// (bench/clusterdrv), a new cluster for each scenario. Before the check every node is
+// killed and started again; the sections recover from their journals in PostgreSQL.
 type clusterTarget struct {
 	nodeBin, postgres string
 	nodes             int
@@ -142,8 +142,15 @@ func (t *clusterTarget) Doc() load.TargetDoc {
 		Durability: "acknowledged after the section journal in PostgreSQL has it"}
 }
 
-func (t *clusterTarget) Start(context.Context) error            { return nil }
-func (t *clusterTarget) Restart(context.Context) error          { return errNoRestart }
+func (t *clusterTarget) Start(context.Context) error { return nil }
+
+// Restart kills the node processes (SIGKILL) and starts them again on the same schema.
+func (t *clusterTarget) Restart(ctx context.Context) error {
+	if t.c == nil {
+		return errNoRestart
+	}
+	return t.c.Restart(ctx)
+}
 func (t *clusterTarget) Watchers(load.Layout, int) load.Watcher { return nil }
 
 func (t *clusterTarget) pids() []int {

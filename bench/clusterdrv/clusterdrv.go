@@ -85,8 +85,9 @@ type Cluster struct {
 	schema    string
 	dbURL     string // the server, with search_path set to the schema
 
+	bin    string // the node binary
 	procs  []*proc
-	client *tvcluster.Node
+	client *tvcluster.Node // set once, by the first up
 
 	closeOnce sync.Once
 	closeErr  error
@@ -152,28 +153,64 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err = c.seed(ctx); err != nil {
 		return c, fmt.Errorf("seeding the event: %w", err)
 	}
-	for i := range o.Nodes {
-		p, err := c.startNode(ctx, bin, i+1)
-		if err != nil {
-			return c, err
-		}
-		c.logf("clusterdrv: %s serves http://%s (gossip %s)", p.name, p.addr, p.gossip)
-	}
-	c.client, err = tvcluster.StartClient(tvcluster.Config{
-		Gossip: tvcluster.MemberlistConfig{Seeds: []string{c.procs[0].gossip}},
-		Logger: zap.NewNop(),
-	})
-	if err != nil {
-		return c, fmt.Errorf("joining the cluster as a client: %w", err)
-	}
-	if err = c.waitMembers(ctx, o.Nodes); err != nil {
-		return c, err
-	}
-	if err = c.warm(ctx); err != nil {
+	c.bin = bin
+	if err = c.up(ctx, o.Nodes); err != nil {
 		return c, err
 	}
 	c.logf("clusterdrv: %d node(s) up, event %s seeded in schema %s", o.Nodes, c.layout.Event, c.schema)
 	return c, nil
+}
+
+// up starts n node processes, joins them as a client (the client of this process: the
+// first start makes it, a restart keeps it and seeds the new nodes with it), and
+// activates every section.
+func (c *Cluster) up(ctx context.Context, n int) error {
+	for i := range n {
+		p, err := c.startNode(ctx, c.bin, i+1)
+		if err != nil {
+			return err
+		}
+		c.logf("clusterdrv: %s serves http://%s (gossip %s)", p.name, p.addr, p.gossip)
+	}
+	if c.client == nil {
+		// One client for the Cluster's life: protoactor's remote sets process-wide state
+		// (grpc's logger) when it starts, racing with a closed client's connections.
+		client, err := tvcluster.StartClient(tvcluster.Config{
+			Gossip: tvcluster.MemberlistConfig{Seeds: []string{c.procs[0].gossip}},
+			Logger: zap.NewNop(),
+		})
+		if err != nil {
+			return fmt.Errorf("joining the cluster as a client: %w", err)
+		}
+		c.client = client
+	}
+	if err := c.waitMembers(ctx); err != nil {
+		return err
+	}
+	return c.warm(ctx)
+}
+
+// Restart kills every node process with SIGKILL and starts as many again on the same data
+// directories and schema, seeded with this process's client: once the client sees the
+// new members and no other, each section is activated again and recovers from its
+// journal in PostgreSQL.
+func (c *Cluster) Restart(ctx context.Context) error {
+	n := len(c.procs)
+	for _, p := range c.procs {
+		if !p.exited() {
+			_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	for _, p := range c.procs {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c.procs = nil
+	c.logf("clusterdrv: %d node(s) killed, starting them again", n)
+	return c.up(ctx, n)
 }
 
 // validate checks that the layout can be seeded.
@@ -337,8 +374,11 @@ func (c *Cluster) startNode(ctx context.Context, bin string, n int) (*proc, erro
 	args := []string{"-data", filepath.Join(c.dir, name), "-http", "127.0.0.1:0", "-gossip", "127.0.0.1:0",
 		"-remote", "127.0.0.1:0", "-postgres", c.dbURL, "-seed=false", "-audit=false",
 		"-admin-token", adminToken, "-jwt-secret", jwtSecret}
-	if len(c.procs) > 0 {
+	switch {
+	case len(c.procs) > 0:
 		args = append(args, "-seeds", c.procs[0].gossip)
+	case c.client != nil: // a restart: join the client, which knows no other member now
+		args = append(args, "-seeds", c.client.Provider.GossipAddr())
 	}
 	logPath := filepath.Join(c.dir, name+".log")
 	logf, err := os.Create(logPath)
@@ -421,23 +461,33 @@ func nodeStatus(ctx context.Context, addr string) (tvcluster.NodeStatus, error) 
 	return st, nil
 }
 
-// waitMembers waits until the client's membership shows n alive members. (protoactor's
-// MemberList is not safe to read from outside its own goroutine; the provider's list
-// is.)
-func (c *Cluster) waitMembers(ctx context.Context, n int) error {
+// waitMembers waits until the client's membership shows the running node processes
+// alive, and no other member alive (after a restart, the killed ones must be found dead
+// first). (protoactor's MemberList is not safe to read from outside its own goroutine;
+// the provider's list is.)
+func (c *Cluster) waitMembers(ctx context.Context) error {
+	want := map[string]bool{}
+	for _, p := range c.procs {
+		want[p.gossip] = true
+	}
 	deadline := time.Now().Add(membersTimeout)
 	for {
-		got := 0
+		got, others := 0, 0
 		for _, ni := range c.client.Provider.Nodes() {
-			if ni.Role == tvcluster.RoleMember && ni.State == tvcluster.NodeAlive {
+			if ni.Role != tvcluster.RoleMember || ni.State != tvcluster.NodeAlive {
+				continue
+			}
+			if want[ni.Gossip] {
 				got++
+			} else {
+				others++
 			}
 		}
-		if got == n {
+		if got == len(want) && others == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the client sees %d members after %v, not %d", got, membersTimeout, n)
+			return fmt.Errorf("the client sees %d of %d members alive and %d others after %v", got, len(want), others, membersTimeout)
 		}
 		select {
 		case <-ctx.Done():

@@ -148,6 +148,28 @@ func TestDriver(t *testing.T) {
 		t.Fatalf("GA section: %+v", counts(gav))
 	}
 
+	// Killed (SIGKILL) and started again: the sections come back from the journal, and
+	// the same driver goes on through the new client.
+	if err := c.Restart(ctx); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+	av, err = d.Section(ctx, "seated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if av.Sold != 2 || av.Held != 0 || av.Free != 48 {
+		t.Fatalf("seated after a restart: %+v", counts(av))
+	}
+	if gav, err = d.Section(ctx, "ga"); err != nil || gav.Sold != 4 || gav.Free != 16 {
+		t.Fatalf("GA after a restart: %+v, %v", counts(gav), err)
+	}
+	if _, st = d.Hold(ctx, "carol", "seated", load.HoldRequest{Seats: []string{"A-1"}}); !st.Conflict() {
+		t.Fatalf("pick of a sold seat after a restart: %+v", st)
+	}
+	if _, st = d.Hold(ctx, "carol", "seated", load.HoldRequest{Seats: []string{"A-3"}}); st.Code != http.StatusCreated {
+		t.Fatalf("pick of a free seat after a restart: %+v", st)
+	}
+
 	// Bad input and unknown sections.
 	if _, st = d.Hold(ctx, "gina", "seated", load.HoldRequest{Seats: []string{"Z-99"}}); st.Code != http.StatusBadRequest && st.Code != http.StatusNotFound {
 		t.Fatalf("hold of a seat that does not exist: %+v", st)
