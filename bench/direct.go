@@ -16,6 +16,7 @@ import (
 	"github.com/ticketview/ticketview/bench/clusterdrv"
 	"github.com/ticketview/ticketview/bench/load"
 	"github.com/ticketview/ticketview/inmem"
+	"github.com/ticketview/ticketview/internal/commerce"
 	"github.com/ticketview/ticketview/persistence/journalfile"
 	"github.com/ticketview/ticketview/persistence/sqlite"
 )
@@ -54,12 +55,17 @@ type inProcess interface {
 
 // DirectDoc describes TicketView's engine in this process.
 func (t *tvTarget) DirectDoc() load.TargetDoc {
+	feeds := "Left out, unlike cmd/node (and like the baselines, which have none of them): the audit log, the outbox " +
+		"feeder (section events into the event log), the live seat-map feed (-direct-feeds adds them)"
+	if t.directFeeds {
+		feeds = "As in cmd/node (-direct-feeds), the audit log, the outbox feeder (section events into the event log) and " +
+			"the live seat-map feed are fed after each group commit and write in the background. Left out: WebSocket " +
+			"watchers and the workers that read the event log (analytics, notifications)"
+	}
 	return load.TargetDoc{Name: "ticketview (in-process)",
 		Design: "the -direct scenarios: the same engine (actors.Engine, an actor per section) in the harness's process, " +
 			"called by the load generator through ticketview.BookingService (no HTTP, no API layer); catalog in SQLite " +
-			"behind the node's venue cache. Left out, unlike cmd/node: the audit log, the live seat-map feed and its " +
-			"watchers, the in-memory bus and the outbox feeder (in the node they are fed after each group commit and write in " +
-			"the background: no answer waits for them, but they share the CPU)",
+			"behind the node's venue cache. " + feeds,
 		Durability: fmt.Sprintf("acknowledged after the section journal (%s, group commit with fsync) has it; before the "+
 			"check the engine and its stores are closed (not killed) and opened again on the same files, recovering "+
 			"from the journal", t.journal)}
@@ -72,7 +78,7 @@ func (t *tvTarget) Direct(ctx context.Context, layout load.Layout) (inProcess, e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	e := &tvEngine{dir: dir, journal: t.journal, event: layout.Event}
+	e := &tvEngine{dir: dir, journal: t.journal, event: layout.Event, feeds: t.directFeeds}
 	if err := e.openStores(); err != nil {
 		return nil, errors.Join(err, e.Close())
 	}
@@ -90,11 +96,17 @@ func (t *tvTarget) Direct(ctx context.Context, layout load.Layout) (inProcess, e
 // catalog in SQLite.
 type tvEngine struct {
 	dir, journal, event string
+	feeds               bool // feed the audit log, the event log and the live feed
 
 	db     *sqlite.DB
 	jf     *journalfile.Store
 	engine *actors.Engine
 	driver load.Driver
+	// What cmd/node feeds after each group commit (cmd/node/main.go), writing in the
+	// background: the audit log, the section events into the event log, the live feed.
+	audit  *actors.AuditFeeder
+	outbox *commerce.OutboxFeeder
+	feed   *inmem.DeltaFeed
 }
 
 var _ inProcess = (*tvEngine)(nil)
@@ -135,7 +147,14 @@ func (e *tvEngine) start(ctx context.Context) error {
 	if e.jf != nil {
 		journal = e.jf
 	}
-	eng, err := actors.NewEngine(actors.Config{Store: journal, Events: e.db, Venues: inmem.NewVenueCache(e.db)})
+	cfg := actors.Config{Store: journal, Events: e.db, Venues: inmem.NewVenueCache(e.db)}
+	if e.feeds {
+		e.audit = actors.NewAuditFeeder(e.db, nil)
+		e.outbox = commerce.NewOutboxFeeder(e.db, nil)
+		e.feed = inmem.NewDeltaFeed(0)
+		cfg.Deltas, cfg.Publisher = actors.DeltaFanout{e.feed}, actors.EventFanout{e.audit, e.outbox}
+	}
+	eng, err := actors.NewEngine(cfg)
 	if err != nil {
 		return err
 	}
@@ -167,6 +186,20 @@ func (e *tvEngine) Close() error {
 	if e.engine != nil {
 		errs = append(errs, e.engine.Close())
 		e.engine = nil
+	}
+	if e.audit != nil { // writes what is queued
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		e.audit.Close(ctx)
+		cancel()
+		e.audit = nil
+	}
+	if e.outbox != nil {
+		e.outbox.Close()
+		e.outbox = nil
+	}
+	if e.feed != nil {
+		errs = append(errs, e.feed.Close())
+		e.feed = nil
 	}
 	if e.jf != nil {
 		errs = append(errs, e.jf.Close())

@@ -74,6 +74,7 @@ type options struct {
 	directPeak             float64
 	directScale            int
 	directBuyers           int
+	directFeeds            bool
 }
 
 func main() {
@@ -89,6 +90,7 @@ func main() {
 	flag.StringVar(&scenarios, "scenarios", "flash-sale,best-available", "scenarios: flash-sale (mixed picks, best-available and GA holds, then sales) and best-available (best-available holds only); a name ending in -direct runs only that scenario's in-process variant")
 	flag.Float64Var(&o.directPeak, "direct-peak", 100000, "the in-process scenarios' peak arrival rate (buyers/s)")
 	flag.IntVar(&o.directBuyers, "direct-max-buyers", 20000, "the in-process scenarios' buyers in flight at most (with think times, in-flight buyers bound the rate a target can be offered)")
+	flag.BoolVar(&o.directFeeds, "direct-feeds", false, "in-process TicketView also feeds the audit log, the event log and the live feed after each group commit, as cmd/node does (the baselines have none of them)")
 	flag.IntVar(&o.directScale, "direct-scale", 5, "the in-process scenarios' event is this many times larger (rows and GA places)")
 	flag.BoolVar(&o.direct, "direct", true, "also run each scenario in-process, without HTTP, as \"<scenario>-direct\" (TicketView's engine and the baselines' stores called directly)")
 	flag.BoolVar(&short, "short", false, "the short version (make bench): shorter runs, smaller event")
@@ -347,7 +349,9 @@ func benchmark(ctx context.Context, o options, bcfg baseline.Config, command str
 			if err != nil {
 				return run, err
 			}
-			ts = append(ts, newTicketView(bin, work, o.journal, o.maxBuyers, nil))
+			tv := newTicketView(bin, work, o.journal, o.maxBuyers, nil)
+			tv.directFeeds = o.directFeeds
+			ts = append(ts, tv)
 		case "ticketview-cluster":
 			bin, err := nodeBin()
 			if err != nil {

@@ -25,6 +25,9 @@ type tvTarget struct {
 	conns   int
 	setups  int
 	extra   []string
+	// directFeeds: the in-process engine feeds the audit log, the event log and the live
+	// feed, as cmd/node does (-direct-feeds).
+	directFeeds bool
 }
 
 func newTicketView(bin, dir, journal string, conns int, extra []string) *tvTarget {
