@@ -154,6 +154,7 @@ func (t *clusterTarget) Restart(ctx context.Context) error {
 	}
 	return t.c.Restart(ctx)
 }
+
 func (t *clusterTarget) Watchers(load.Layout, int) load.Watcher { return nil }
 
 func (t *clusterTarget) pids() []int {

@@ -190,23 +190,35 @@ func (c *Cluster) up(ctx context.Context, n int) error {
 	return c.warm(ctx)
 }
 
+// killAll sends SIGKILL to every node process and waits for each to end (15 s at most,
+// or until ctx ends).
+func (c *Cluster) killAll(ctx context.Context) error {
+	for _, p := range c.procs {
+		if !p.exited() {
+			_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	var errs []error
+	for _, p := range c.procs {
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			errs = append(errs, fmt.Errorf("%s (pid %d) still running 15s after SIGKILL", p.name, p.cmd.Process.Pid))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Restart kills every node process with SIGKILL and starts as many again on the same data
 // directories and schema, seeded with this process's client: once the client sees the
 // new members and no other, each section is activated again and recovers from its
 // journal in PostgreSQL.
 func (c *Cluster) Restart(ctx context.Context) error {
 	n := len(c.procs)
-	for _, p := range c.procs {
-		if !p.exited() {
-			_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		}
-	}
-	for _, p := range c.procs {
-		select {
-		case <-p.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := c.killAll(ctx); err != nil {
+		return err
 	}
 	c.procs = nil
 	c.logf("clusterdrv: %d node(s) killed, starting them again", n)
@@ -540,18 +552,7 @@ func (c *Cluster) Close() error {
 		if c.client != nil {
 			errs = append(errs, c.client.Close(false))
 		}
-		for _, p := range c.procs {
-			if !p.exited() {
-				_ = p.cmd.Process.Signal(syscall.SIGKILL)
-			}
-		}
-		for _, p := range c.procs {
-			select {
-			case <-p.done:
-			case <-time.After(15 * time.Second):
-				errs = append(errs, fmt.Errorf("%s (pid %d) still running 15s after SIGKILL", p.name, p.cmd.Process.Pid))
-			}
-		}
+		errs = append(errs, c.killAll(context.Background()))
 		errs = append(errs, c.dropSchema())
 		if c.dir != "" {
 			errs = append(errs, os.RemoveAll(c.dir))
